@@ -1,0 +1,3 @@
+module github.com/sipua-go/sipua
+
+go 1.24

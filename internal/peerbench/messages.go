@@ -1,0 +1,96 @@
+package peerbench
+
+import "strings"
+
+func crlf(lines ...string) []byte { return []byte(strings.Join(lines, "\r\n")) }
+
+// Invite is an INVITE with an SDP offer as a softphone behind one proxy
+// sends it (about 900 bytes).
+var Invite = crlf(
+	"INVITE sip:bob@biloxi.example.com;transport=tcp SIP/2.0",
+	"Via: SIP/2.0/TCP proxy.atlanta.example.com:5060;branch=z9hG4bK2d4790.1;received=192.0.2.101",
+	"Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds8;rport=5060",
+	"Max-Forwards: 69",
+	"Record-Route: <sip:proxy.atlanta.example.com;lr>",
+	"From: \"Alice Liddell\" <sip:alice@atlanta.example.com>;tag=9fxced76sl",
+	"To: \"Bob\" <sip:bob@biloxi.example.com>",
+	"Call-ID: 3848276298220188511@atlanta.example.com",
+	"CSeq: 314159 INVITE",
+	"Contact: <sip:alice@192.0.2.4:5060;transport=udp>;+sip.instance=\"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>\"",
+	"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, REFER, NOTIFY, MESSAGE",
+	"Supported: timer, 100rel, replaces",
+	"Session-Expires: 1800",
+	"Min-SE: 90",
+	"User-Agent: sipua-bench/1.0",
+	"Content-Type: application/sdp",
+	"Content-Length: 291",
+	"",
+	"v=0",
+	"o=alice 2890844526 2890844526 IN IP4 192.0.2.4",
+	"s=-",
+	"c=IN IP4 192.0.2.4",
+	"t=0 0",
+	"m=audio 49170 RTP/AVP 0 8 9 101",
+	"a=rtpmap:0 PCMU/8000",
+	"a=rtpmap:8 PCMA/8000",
+	"a=rtpmap:9 G722/8000",
+	"a=rtpmap:101 telephone-event/8000",
+	"a=fmtp:101 0-16",
+	"a=ptime:20",
+	"a=sendrecv",
+	"a=rtcp:49171 IN IP4 192.0.2.4",
+	"",
+)
+
+// OK is a 200 OK with an SDP answer.
+var OK = crlf(
+	"SIP/2.0 200 OK",
+	"Via: SIP/2.0/TCP proxy.atlanta.example.com:5060;branch=z9hG4bK2d4790.1;received=192.0.2.101",
+	"Via: SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds8;rport=5060",
+	"Record-Route: <sip:proxy.atlanta.example.com;lr>",
+	"From: \"Alice Liddell\" <sip:alice@atlanta.example.com>;tag=9fxced76sl",
+	"To: \"Bob\" <sip:bob@biloxi.example.com>;tag=8321234356",
+	"Call-ID: 3848276298220188511@atlanta.example.com",
+	"CSeq: 314159 INVITE",
+	"Contact: <sip:bob@192.0.2.201:5060;transport=tcp>",
+	"Require: timer",
+	"Session-Expires: 1800;refresher=uac",
+	"Server: sipua-bench/1.0",
+	"Content-Type: application/sdp",
+	"Content-Length: 196",
+	"",
+	"v=0",
+	"o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+	"s=-",
+	"c=IN IP4 192.0.2.201",
+	"t=0 0",
+	"m=audio 3456 RTP/AVP 0 101",
+	"a=rtpmap:0 PCMU/8000",
+	"a=rtpmap:101 telephone-event/8000",
+	"a=sendrecv",
+	"a=ptime:20",
+	"",
+)
+
+// Notify is a presence NOTIFY with a PIDF/RPID body.
+var Notify = crlf(
+	"NOTIFY sip:bob@192.0.2.201:5060;transport=tcp SIP/2.0",
+	"Via: SIP/2.0/TCP presence.example.com:5060;branch=z9hG4bK776sgdkse",
+	"Max-Forwards: 70",
+	"From: <sip:alice@example.com>;tag=ffd2",
+	"To: <sip:bob@example.com>;tag=xfg9",
+	"Call-ID: 2010@192.0.2.201",
+	"CSeq: 8 NOTIFY",
+	"Contact: <sip:presence.example.com;transport=tcp>",
+	"Event: presence",
+	"Subscription-State: active;expires=3599",
+	"Content-Type: application/pidf+xml",
+	"Content-Length: 445",
+	"",
+	`<?xml version="1.0" encoding="UTF-8"?>`,
+	`<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="sip:alice@example.com">`,
+	`<tuple id="t8a9"><status><basic>open</basic></status><contact>sip:alice@192.0.2.4</contact></tuple>`,
+	`<dm:person id="p1"><rpid:activities><rpid:on-the-phone/></rpid:activities><dm:note>In a call</dm:note></dm:person>`,
+	`</presence>`,
+	"",
+)

@@ -1,0 +1,207 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+)
+
+// ErrPing is returned by Parser.ReadMessage, with a nil message, when the
+// peer sent an RFC 5626 §3.5.1 keep-alive ping (a double CRLF between
+// messages). It is not a failure: the transport answers with a single CRLF
+// pong and reads on. Single CRLF pongs are skipped silently.
+var ErrPing = errors.New("sip: keep-alive ping")
+
+// Parser frames and parses SIP messages from a stream (TCP, TLS, or the
+// concatenated frames of a WebSocket connection). Content-Length is
+// mandatory (RFC 3261 §18.3); pipelined messages and partial reads are
+// handled; CRLF keep-alives are recognised.
+//
+// After a framing error (a message over the size limits, a missing or bad
+// Content-Length, or a stream that ends inside a message) the stream cannot
+// be resynchronised: that error is returned again by every later call and
+// the transport should close the connection (after a 400 or 513 where the
+// error carries a Partial message to answer). After any other parse error
+// the bad message has been skipped and ReadMessage can be called again.
+//
+// A Parser is not safe for concurrent use.
+type Parser struct {
+	r          io.Reader
+	lim        Limits
+	buf        []byte
+	start, end int
+	err        error // sticky framing or read error
+}
+
+// NewParser returns a stream parser reading from r with the default Limits.
+func NewParser(r io.Reader) *Parser {
+	return NewParserLimits(r, Limits{})
+}
+
+// NewParserLimits returns a stream parser with explicit limits.
+func NewParserLimits(r io.Reader, lim Limits) *Parser {
+	return &Parser{r: r, lim: lim.resolved(), buf: make([]byte, 4096)}
+}
+
+// Buffered returns the number of bytes read from the stream but not yet
+// consumed.
+func (p *Parser) Buffered() int { return p.end - p.start }
+
+// ReadMessage returns the next message. It returns io.EOF when the stream
+// ends cleanly between messages, ErrPing for a keep-alive ping, and a
+// *ParseError for a malformed message.
+func (p *Parser) ReadMessage() (Message, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	for {
+		// Keep-alives between messages.
+		for p.end-p.start > 0 && (p.buf[p.start] == '\r' || p.buf[p.start] == '\n') {
+			n := p.end - p.start
+			b := p.buf[p.start:p.end]
+			if n >= 4 && string(b[:4]) == "\r\n\r\n" {
+				p.start += 4
+				return nil, ErrPing
+			}
+			if n >= 3 && string(b[:2]) == "\r\n" && b[2] != '\r' {
+				p.start += 2 // pong
+				continue
+			}
+			if n >= 2 && b[0] == '\n' || n >= 2 && b[0] == '\r' && b[1] != '\n' {
+				p.start++ // stray line break
+				continue
+			}
+			if err := p.fill(); err != nil {
+				if err == io.EOF && p.end-p.start <= 3 {
+					p.start = p.end
+				}
+				return nil, p.fail(err)
+			}
+		}
+		if p.end-p.start == 0 {
+			if err := p.fill(); err != nil {
+				return nil, p.fail(err)
+			}
+			continue
+		}
+		b := p.buf[p.start:p.end]
+		hdrEnd, bodyStart := headerEnd(b)
+		if hdrEnd < 0 {
+			if len(b) > p.lim.MaxMessageSize {
+				return nil, p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "header section exceeds the message size limit", Err: ErrMessageTooLarge})
+			}
+			if err := p.fill(); err != nil {
+				if err == io.EOF {
+					err = &ParseError{Offset: len(b), Msg: "stream ended inside a message", Err: ErrIncomplete}
+				}
+				return nil, p.fail(err)
+			}
+			continue
+		}
+		cl, pe := scanContentLength(b[:hdrEnd])
+		if pe != nil {
+			return nil, p.fail(pe)
+		}
+		if cl > p.lim.MaxBodySize {
+			return nil, p.fail(&ParseError{Header: "Content-Length", Offset: bodyStart, Msg: "body exceeds the size limit", Err: ErrBodyTooLarge})
+		}
+		total := bodyStart + cl
+		if total > p.lim.MaxMessageSize {
+			return nil, p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge})
+		}
+		for p.end-p.start < total {
+			if err := p.fill(); err != nil {
+				if err == io.EOF {
+					err = &ParseError{Offset: p.end - p.start, Msg: "stream ended inside a message body", Err: ErrIncomplete}
+				}
+				return nil, p.fail(err)
+			}
+		}
+		data := p.buf[p.start : p.start+total]
+		p.start += total
+		return parseMessage(data, &p.lim, true)
+	}
+}
+
+func (p *Parser) fail(err error) error {
+	p.err = err
+	return err
+}
+
+// fill reads more data into the buffer, compacting or growing it first.
+func (p *Parser) fill() error {
+	if p.start > 0 && (p.start == p.end || p.end == len(p.buf)) {
+		copy(p.buf, p.buf[p.start:p.end])
+		p.end -= p.start
+		p.start = 0
+	}
+	if p.end == len(p.buf) {
+		max := p.lim.MaxMessageSize + 4 // room to see the limit exceeded
+		if len(p.buf) >= max {
+			return &ParseError{Offset: p.lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge}
+		}
+		n := 2 * len(p.buf)
+		if n > max {
+			n = max
+		}
+		nb := make([]byte, n)
+		copy(nb, p.buf[:p.end])
+		p.buf = nb
+	}
+	for i := 0; i < 100; i++ {
+		n, err := p.r.Read(p.buf[p.end:])
+		p.end += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// scanContentLength finds Content-Length (or its compact form "l") in a
+// header section, as a stream transport needs it to frame the body.
+func scanContentLength(h []byte) (int, *ParseError) {
+	found := -1
+	pos := 0
+	for pos < len(h) {
+		nl := bytes.IndexByte(h[pos:], '\n')
+		if nl < 0 {
+			nl = len(h) - pos
+		}
+		line := h[pos : pos+nl]
+		off := pos
+		pos += nl + 1
+		if off == 0 || len(line) < 2 {
+			continue // start line
+		}
+		c := line[0] | 0x20
+		if c != 'c' && c != 'l' {
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			continue // the message parser reports it
+		}
+		name := strings.TrimRight(string(line[:colon]), " \t")
+		if !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "l") {
+			continue
+		}
+		v := trimLWS(strings.TrimRight(string(line[colon+1:]), "\r"))
+		n, ok := atoiDigits(v)
+		if !ok {
+			return 0, &ParseError{Header: "Content-Length", Offset: off, Msg: "bad Content-Length", Err: ErrContentLength}
+		}
+		if found >= 0 && found != n {
+			return 0, &ParseError{Header: "Content-Length", Offset: off, Msg: "conflicting Content-Length fields", Err: ErrContentLength}
+		}
+		found = n
+	}
+	if found < 0 {
+		return 0, &ParseError{Header: "Content-Length", Offset: len(h), Msg: "Content-Length missing on a stream transport", Err: ErrContentLength}
+	}
+	return found, nil
+}
