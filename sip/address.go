@@ -106,6 +106,7 @@ func parseAddressFields(a *Address, s string) (int, string) {
 	var uri string
 	i := 0
 	quoted := false
+sw:
 	switch {
 	case s[0] == '"':
 		e := skipQuoted(s, 0)
@@ -129,7 +130,17 @@ func parseAddressFields(a *Address, s string) (int, string) {
 			for j := 0; j < len(d); j++ {
 				// token LWS; UTF-8 is tolerated as many stacks send it unquoted
 				if c := d[j]; !tokenChars[c] && c != ' ' && c != '\t' && c < 0x80 {
-					return 0, "bad character in display name"
+					if strings.IndexByte(d, '"') < 0 {
+						return 0, "bad character in display name"
+					}
+					// A '"' before the first '<': not a display name but an
+					// addr-spec whose parameters quote a '<', as in
+					// sip:a@b;+sip.instance="<urn:uuid:...>".
+					var msg string
+					if uri, i, msg = splitAddrSpec(s); msg != "" {
+						return 0, msg
+					}
+					break sw
 				}
 			}
 			a.Display = d
@@ -141,17 +152,10 @@ func parseAddressFields(a *Address, s string) (int, string) {
 		uri = s[lt+1 : lt+gt]
 		i = skipLWS(s, lt+gt+1)
 	default:
-		// addr-spec: the URI ends at the first ';' (header parameters
-		// follow) or white space.
-		end := strings.IndexByte(s, ';')
-		if end < 0 {
-			end = len(s)
+		var msg string
+		if uri, i, msg = splitAddrSpec(s); msg != "" {
+			return 0, msg
 		}
-		uri = trimLWS(s[:end])
-		if strings.ContainsAny(uri, " \t") {
-			return 0, "white space in URI"
-		}
-		i = end
 	}
 	if msg := parseURIInto(&a.URI, uri); msg != "" {
 		return 0, msg
@@ -167,4 +171,18 @@ func parseAddressFields(a *Address, s string) (int, string) {
 		a.Params = p
 	}
 	return len(uri), ""
+}
+
+// splitAddrSpec returns the URI of the addr-spec s and the index of its
+// header parameters: the URI ends at the first ';' (RFC 3261 §20.10).
+func splitAddrSpec(s string) (uri string, end int, msg string) {
+	end = strings.IndexByte(s, ';')
+	if end < 0 {
+		end = len(s)
+	}
+	uri = trimLWS(s[:end])
+	if strings.ContainsAny(uri, " \t") {
+		return "", 0, "white space in URI"
+	}
+	return uri, end, ""
 }

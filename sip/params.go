@@ -118,7 +118,9 @@ func nextParam(s string) (name, value, rest string) {
 		}
 		j := i
 		if j < len(s) && s[j] == '"' {
-			j = skipQuoted(s, j)
+			if j = skipQuoted(s, j); j < 0 { // only in a Params built by hand
+				j = len(s)
+			}
 		}
 		for j < len(s) && s[j] != ';' {
 			j++
@@ -165,13 +167,7 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 					return "", false
 				}
 				k = e
-			} else if k < len(s) && s[k] == '[' { // IPv6 reference as a host value
-				e := strings.IndexByte(s[k:], ']')
-				if e < 0 {
-					return "", false
-				}
-				k += e + 1
-			} else {
+			} else { // an IPv6 reference is made of valSet bytes too
 				v := k
 				for k < len(s) && valSet[s[k]] {
 					k++
@@ -256,13 +252,27 @@ func quote(v string) string {
 func quoteIfNeeded(v string) string {
 	for i := 0; i < len(v); i++ {
 		if !paramValueChars[v[i]] {
-			if v[0] == '[' && v[len(v)-1] == ']' && strings.IndexByte(v, ';') < 0 {
-				return v // IPv6 reference
+			if isIPv6Ref(v) {
+				return v
 			}
 			return quote(v)
 		}
 	}
 	return v
+}
+
+// isIPv6Ref reports whether v looks like an IPv6 reference: "[" followed
+// by hex digits, ':' and '.' and "]".
+func isIPv6Ref(v string) bool {
+	if len(v) < 3 || v[0] != '[' || v[len(v)-1] != ']' {
+		return false
+	}
+	for i := 1; i < len(v)-1; i++ {
+		if c := v[i]; unhex(c) < 0 && c != ':' && c != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func trimLWS(s string) string {

@@ -24,35 +24,32 @@ func ParseMessageLimits(data []byte, lim Limits) (Message, error) {
 	return parseMessage(data, &l, false)
 }
 
-var crlfcrlf = []byte("\r\n\r\n")
+var (
+	lflf   = []byte("\n\n")
+	lfcrlf = []byte("\n\r\n")
+)
 
-// headerEnd finds the end of the header section: hdrEnd is the index just
-// past the last header line's line break, bodyStart the index of the body.
-// Bare LF line endings are tolerated. It returns -1, -1 when the header
-// section is not terminated.
-func headerEnd(data []byte) (hdrEnd, bodyStart int) {
-	if i := bytes.Index(data, crlfcrlf); i >= 0 {
-		// An earlier blank line made of bare LFs is found by the caller's
-		// line loop, which ends the header section there.
-		return i + 2, i + 4
+// headerEnd finds the end of the header section of data, which begins with
+// the start line: hdrEnd is the index just past the last header line's line
+// break, bodyStart the index of the body. Bare LF line endings are
+// tolerated: the section ends at the first empty line, that is the first
+// "\n\r\n" or "\n\n", where parseMessage's line loop ends it too. The
+// search starts at from, so that a stream parser does not scan again what
+// it has scanned (a pattern may straddle from: pass two bytes of overlap).
+// It returns -1, -1 when the header section is not terminated.
+func headerEnd(data []byte, from int) (hdrEnd, bodyStart int) {
+	s := data[from:]
+	i := bytes.Index(s, lfcrlf)
+	if i >= 0 {
+		s = s[:i+1] // a "\n\n" ends the section first only if it starts before i
 	}
-	// Slow path: some line ends in a bare LF.
-	pos := 0
-	for {
-		nl := bytes.IndexByte(data[pos:], '\n')
-		if nl < 0 {
-			return -1, -1
-		}
-		line := data[pos : pos+nl]
-		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
-			if pos == 0 {
-				// leading empty line: not a header end; the parser reports it
-				return -1, -1
-			}
-			return pos, pos + nl + 1
-		}
-		pos += nl + 1
+	if j := bytes.Index(s, lflf); j >= 0 {
+		return from + j + 1, from + j + 2
 	}
+	if i >= 0 {
+		return from + i + 1, from + i + 3
+	}
+	return -1, -1
 }
 
 type headerBlock struct {
@@ -208,8 +205,11 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 				h.bad |= 1 << slot
 				if firstErr == nil {
 					firstErr = &ParseError{Header: canonicalNames[id], Offset: start, Msg: m, Err: ErrMalformed}
-					if m == "URI too long" {
+					switch {
+					case m == "URI too long":
 						firstErr.Err = ErrURITooLong
+					case slot == eContentLength:
+						firstErr.Err = ErrContentLength
 					}
 				}
 			}
@@ -272,8 +272,9 @@ func unfold(v string) string {
 			b.WriteString(v)
 			break
 		}
-		part := v[:i]
-		part = strings.TrimRight(part, " \t\r")
+		// Only the CR of the line break goes: a bare CR before it stays
+		// for the value's validation to see.
+		part := strings.TrimRight(strings.TrimSuffix(v[:i], "\r"), " \t")
 		b.WriteString(part)
 		v = strings.TrimLeft(v[i+1:], " \t")
 		if v != "" {

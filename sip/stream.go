@@ -31,6 +31,7 @@ type Parser struct {
 	lim        Limits
 	buf        []byte
 	start, end int
+	scanned    int   // bytes from start known to hold no end of header section
 	err        error // sticky framing or read error
 }
 
@@ -64,8 +65,8 @@ func (p *Parser) ReadMessage() (Message, error) {
 				p.start += 4
 				return nil, ErrPing
 			}
-			if n >= 3 && string(b[:2]) == "\r\n" && b[2] != '\r' {
-				p.start += 2 // pong
+			if n >= 3 && string(b[:2]) == "\r\n" && (b[2] != '\r' || n >= 4) {
+				p.start += 2 // pong (with n >= 4 a ping was ruled out above)
 				continue
 			}
 			if n >= 2 && b[0] == '\n' || n >= 2 && b[0] == '\r' && b[1] != '\n' {
@@ -86,8 +87,9 @@ func (p *Parser) ReadMessage() (Message, error) {
 			continue
 		}
 		b := p.buf[p.start:p.end]
-		hdrEnd, bodyStart := headerEnd(b)
+		hdrEnd, bodyStart := headerEnd(b, max(p.scanned-2, 0))
 		if hdrEnd < 0 {
+			p.scanned = len(b)
 			if len(b) > p.lim.MaxMessageSize {
 				return nil, p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "header section exceeds the message size limit", Err: ErrMessageTooLarge})
 			}
@@ -99,6 +101,7 @@ func (p *Parser) ReadMessage() (Message, error) {
 			}
 			continue
 		}
+		p.scanned = 0
 		cl, pe := scanContentLength(b[:hdrEnd])
 		if pe != nil {
 			return nil, p.fail(pe)
@@ -137,7 +140,10 @@ func (p *Parser) fill() error {
 		p.start = 0
 	}
 	if p.end == len(p.buf) {
-		max := p.lim.MaxMessageSize + 4 // room to see the limit exceeded
+		max := p.lim.MaxMessageSize // plus room to see the limit exceeded
+		if max <= int(^uint(0)>>1)-4 {
+			max += 4
+		}
 		if len(p.buf) >= max {
 			return &ParseError{Offset: p.lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge}
 		}

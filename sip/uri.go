@@ -130,13 +130,16 @@ func (u URI) Equal(v URI) bool {
 	for _, name := range [...]string{"user", "ttl", "method", "maddr", "transport"} {
 		a, aok := u.Params.Get(name)
 		b, bok := v.Params.Get(name)
-		if aok != bok || !strings.EqualFold(a, b) {
+		if aok != bok || !equalEscaped(a, b) {
 			return false
 		}
 	}
 	equal := true
-	u.Params.Each(func(name, a string) {
-		if b, ok := v.Params.Get(name); ok && !strings.EqualFold(a, b) {
+	u.Params.Each(func(name, _ string) {
+		// Get, not Each's value: a repeated parameter counts once, by its
+		// first value, on both sides.
+		a, _ := u.Params.Get(name)
+		if b, ok := v.Params.Get(name); ok && !equalEscaped(a, b) {
 			equal = false
 		}
 	})
@@ -157,13 +160,38 @@ func sameHeaderSet(a, b string) bool {
 outer:
 	for _, x := range as {
 		for _, y := range bs {
-			if strings.EqualFold(x, y) {
+			if equalEscaped(x, y) {
 				continue outer
 			}
 		}
 		return false
 	}
 	return true
+}
+
+// equalEscaped compares two parameter values or URI headers
+// case-insensitively with their %XX escapes resolved: RFC 3261 §19.1.4
+// makes an escaped character equal to itself (the reserved characters that
+// must stay escaped cannot appear unescaped in a valid value).
+func equalEscaped(a, b string) bool {
+	if strings.IndexByte(a, '%') < 0 && strings.IndexByte(b, '%') < 0 {
+		return strings.EqualFold(a, b)
+	}
+	return strings.EqualFold(unescapeAll(a), unescapeAll(b))
+}
+
+// unescapeAll resolves every valid %XX escape of s.
+func unescapeAll(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0 {
+			b = append(b, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // parseURI parses s; on failure it returns a message saying why.
@@ -257,8 +285,9 @@ func parseSIPURI(u *URI, scheme, s string) string {
 		if end < 0 {
 			end = len(s)
 		}
+		// parseParams trims LWS: check the raw text, a URI has none.
 		p, ok := parseParams(s[1:end], true)
-		if !ok || strings.ContainsAny(string(p), " \t") {
+		if !ok || strings.ContainsAny(s[1:end], " \t") {
 			return "bad URI parameter"
 		}
 		u.Params = p
@@ -298,7 +327,7 @@ func parseTelURI(u *URI, s string) string {
 	}
 	if end < len(s) {
 		p, ok := parseParams(s[end+1:], true)
-		if !ok || strings.ContainsAny(string(p), " \t") {
+		if !ok || strings.ContainsAny(s[end+1:], " \t") {
 			return "bad tel URI parameter"
 		}
 		u.Params = p
