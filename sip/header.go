@@ -175,18 +175,51 @@ func (h *Header) HasToken(name, token string) bool {
 	return false
 }
 
-// Add appends a header field.
+// sanitize makes a name and value safe to write: a header field can never
+// smuggle a line break (header injection). Control characters in the value
+// (other than HT) become spaces, and a name keeps only token characters
+// ("X-Bad Name:" becomes "X-BadName"). Clean input, the usual case, is
+// returned as it is.
+func sanitize(name, value string) (string, string) {
+	if !isToken(name) {
+		b := make([]byte, 0, len(name))
+		for i := 0; i < len(name); i++ {
+			if tokenChars[name[i]] {
+				b = append(b, name[i])
+			}
+		}
+		name = string(b)
+		if name == "" {
+			name = "X-Invalid"
+		}
+	}
+	if badValueByte(value) >= 0 {
+		b := []byte(value)
+		for i, c := range b {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				b[i] = ' '
+			}
+		}
+		value = string(b)
+	}
+	return name, trimLWS(value)
+}
+
+// Add appends a header field. Control characters in value become spaces
+// and name keeps only token characters, so no field can inject a line.
 func (h *Header) Add(name, value string) {
+	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	h.fields = append(h.fields, Field{Name: name, Value: trimLWS(value), id: id})
+	h.fields = append(h.fields, Field{Name: name, Value: value, id: id})
 	h.refresh(id)
 }
 
-// Insert adds a header field before the first field of the same name, or
+// Insert adds a header field (sanitized as by Add) before the first field of the same name, or
 // at the top when there is none: the place for a new Via or Route.
 func (h *Header) Insert(name, value string) {
+	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	f := Field{Name: name, Value: trimLWS(value), id: id}
+	f := Field{Name: name, Value: value, id: id}
 	at := 0
 	for i := range h.fields {
 		if matchField(&h.fields[i], id, name) {
@@ -200,11 +233,13 @@ func (h *Header) Insert(name, value string) {
 	h.refresh(id)
 }
 
-// Set replaces every header field called name with one field holding value,
+// Set replaces every header field called name with one field holding value
+// (sanitized as by Add),
 // at the place of the first one (or at the end when there was none).
 func (h *Header) Set(name, value string) {
+	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	f := Field{Name: name, Value: trimLWS(value), id: id}
+	f := Field{Name: name, Value: value, id: id}
 	out := h.fields[:0]
 	done := false
 	for _, g := range h.fields {

@@ -240,10 +240,14 @@ func quote(v string) string {
 	b.Grow(len(v) + 2)
 	b.WriteByte('"')
 	for i := 0; i < len(v); i++ {
-		if v[i] == '"' || v[i] == '\\' {
+		c := v[i]
+		switch {
+		case c == '"' || c == '\\':
 			b.WriteByte('\\')
+		case c < ' ' && c != '\t' || c == 0x7f:
+			c = ' ' // no quoted-pair may hold a control character
 		}
-		b.WriteByte(v[i])
+		b.WriteByte(c)
 	}
 	b.WriteByte('"')
 	return b.String()

@@ -252,16 +252,6 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 	return msg, nil
 }
 
-func trimLineEnd(v string) string {
-	if n := len(v); n > 0 && v[n-1] == '\n' {
-		v = v[:n-1]
-		if n > 1 && v[n-2] == '\r' {
-			v = v[:n-2]
-		}
-	}
-	return v
-}
-
 // unfold replaces each line break and the white space around it by one space.
 func unfold(v string) string {
 	var b strings.Builder

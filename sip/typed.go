@@ -106,6 +106,7 @@ func (h *Header) AddToken(name, token string) {
 	id := lookupHID(name)
 	for i := range h.fields {
 		if matchField(&h.fields[i], id, name) {
+			_, token = sanitize(name, token)
 			if h.fields[i].Value == "" {
 				h.fields[i].Value = token
 			} else {

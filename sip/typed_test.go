@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -347,4 +348,39 @@ func TestAuthHeaders(t *testing.T) {
 	}
 	_, err = hdr().ProxyAuthorization()
 	assert.True(t, errors.Is(err, ErrNoHeader))
+}
+
+func TestHeaderInjectionIsImpossible(t *testing.T) {
+	var h Header
+	h.Add("Subject", "hi\r\nVia: SIP/2.0/UDP evil;branch=z9hG4bKx")
+	h.Set("X-Bad Name:\r\n", "v\x00")
+	h.Insert("Route", "<sip:a;lr>\n")
+	h.AddToken("Require", "timer\r\nX: y")
+	req := &Request{Method: "OPTIONS", URI: URI{Scheme: "sip", Host: "example.com"}, Header: h}
+	wire := req.String()
+	// Exactly one line per field, plus the request line, Content-Length and the blank line.
+	assert.Equal(t, 4+2+1, strings.Count(wire, "\r\n"), wire)
+	assert.NotContains(t, wire, "\x00")
+	assert.Equal(t, "v", req.Get("X-BadName"))
+	assert.Empty(t, req.Via(), "no Via was smuggled in")
+
+	a := Address{Display: "Eve\r\nVia: x", URI: URI{Scheme: "sip", Host: "e.example"}}
+	assert.NotContains(t, a.String(), "\r")
+}
+
+func TestViaSentByWhiteSpace(t *testing.T) {
+	for in, want := range map[string]int{
+		"SIP/2.0/UDP host : 5060;branch=z9hG4bK1": 5060,
+		"SIP/2.0/UDP host:5060 ;branch=z9hG4bK1":  5060,
+		"SIP / 2.0 / TCP [::1] :5061":             5061,
+		"SIP/2.0/UDP host":                        0,
+	} {
+		v, err := ParseVia(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, v.Port, in)
+	}
+	for _, in := range []string{"SIP/2.0/UDP ho st:5060", "SIP/2.0/UDP [::1 ]", "SIP/2.0/UDP host: 50 60"} {
+		_, err := ParseVia(in)
+		assert.Error(t, err, in)
+	}
 }

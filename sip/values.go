@@ -135,7 +135,15 @@ func parseViaFields(v *Via, s string) string {
 		end += i
 	}
 	hp := trimLWS(s[i:end])
-	// LWS may surround the ':' of sent-by; it never appears in a real host.
+	if strings.ContainsAny(hp, " \t") {
+		// COLON = SWS ":" SWS (RFC 3261 §25.1): white space may surround
+		// the port's colon, nowhere else; parseHostPort rejects the rest.
+		c := strings.LastIndexByte(hp, ':')
+		if c < 0 || strings.LastIndexByte(hp, ']') > c {
+			return "white space in sent-by"
+		}
+		hp = trimLWS(hp[:c]) + ":" + trimLWS(hp[c+1:])
+	}
 	var msg string
 	if v.Host, v.Port, msg = parseHostPort(hp); msg != "" {
 		return msg
