@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"iter"
 	"strings"
 )
 
@@ -9,7 +10,17 @@ import (
 type Field struct {
 	Name  string
 	Value string
-	id    hid
+}
+
+// field locates a header field without holding a pointer, so the parser
+// fills the field list without GC write barriers and the GC does not scan
+// it: name and value are spans of Header.raw, the parsed header section,
+// or (ext) index a Field in Header.ext for fields added or changed later.
+type field struct {
+	noff, nlen uint32
+	voff, vlen uint32
+	id         hid
+	ext        bool
 }
 
 // eager header slots: the header fields parsed at parse time.
@@ -60,7 +71,9 @@ func eagerSlot(id hid) int {
 // The zero value is an empty header list, ready to use. A Header is not safe
 // for concurrent modification.
 type Header struct {
-	fields []Field
+	raw    string  // the parsed header section that fields' spans index
+	fields []field // in order
+	ext    []Field // names and values of fields added or changed after parsing
 
 	via           []Via
 	contact       []Address
@@ -75,17 +88,59 @@ type Header struct {
 	bad           uint16 // eager slots whose value did not parse
 }
 
-// Fields returns every header field in order. The slice is read-only.
-func (h *Header) Fields() []Field { return h.fields }
+// Fields returns a copy of every header field, in order.
+func (h *Header) Fields() []Field {
+	out := make([]Field, len(h.fields))
+	for i := range h.fields {
+		out[i] = Field{Name: h.fname(&h.fields[i]), Value: h.fvalue(&h.fields[i])}
+	}
+	return out
+}
+
+// All iterates over the header fields in order without allocating.
+func (h *Header) All() iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for i := range h.fields {
+			if !yield(h.fname(&h.fields[i]), h.fvalue(&h.fields[i])) {
+				return
+			}
+		}
+	}
+}
 
 // Len returns the number of header fields.
 func (h *Header) Len() int { return len(h.fields) }
 
-func matchField(f *Field, id hid, name string) bool {
+func (h *Header) fname(f *field) string {
+	if f.ext {
+		return h.ext[f.noff].Name
+	}
+	return h.raw[f.noff : f.noff+f.nlen]
+}
+
+func (h *Header) fvalue(f *field) string {
+	if f.ext {
+		return h.ext[f.noff].Value
+	}
+	return h.raw[f.voff : f.voff+f.vlen]
+}
+
+// newField stores name and value in ext and returns a field for them.
+func (h *Header) newField(name, value string, id hid) field {
+	h.ext = append(h.ext, Field{Name: name, Value: value})
+	return field{noff: uint32(len(h.ext) - 1), id: id, ext: true}
+}
+
+// setValue replaces a field's value, keeping its name.
+func (h *Header) setValue(f *field, value string) {
+	*f = h.newField(h.fname(f), value, f.id)
+}
+
+func (h *Header) matchField(f *field, id hid, name string) bool {
 	if id != hOther {
 		return f.id == id
 	}
-	return f.id == hOther && strings.EqualFold(f.Name, name)
+	return f.id == hOther && strings.EqualFold(h.fname(f), name)
 }
 
 // Get returns the value of the first header field called name (any case,
@@ -93,8 +148,8 @@ func matchField(f *Field, id hid, name string) bool {
 func (h *Header) Get(name string) string {
 	id := lookupHID(name)
 	for i := range h.fields {
-		if matchField(&h.fields[i], id, name) {
-			return h.fields[i].Value
+		if h.matchField(&h.fields[i], id, name) {
+			return h.fvalue(&h.fields[i])
 		}
 	}
 	return ""
@@ -104,7 +159,7 @@ func (h *Header) Get(name string) string {
 func (h *Header) Has(name string) bool {
 	id := lookupHID(name)
 	for i := range h.fields {
-		if matchField(&h.fields[i], id, name) {
+		if h.matchField(&h.fields[i], id, name) {
 			return true
 		}
 	}
@@ -117,8 +172,8 @@ func (h *Header) Values(name string) []string {
 	id := lookupHID(name)
 	var out []string
 	for i := range h.fields {
-		if matchField(&h.fields[i], id, name) {
-			out = append(out, h.fields[i].Value)
+		if h.matchField(&h.fields[i], id, name) {
+			out = append(out, h.fvalue(&h.fields[i]))
 		}
 	}
 	return out
@@ -132,10 +187,10 @@ func (h *Header) Elements(name string) []string {
 	id := lookupHID(name)
 	var out []string
 	for i := range h.fields {
-		if !matchField(&h.fields[i], id, name) {
+		if !h.matchField(&h.fields[i], id, name) {
 			continue
 		}
-		for s := h.fields[i].Value; s != ""; {
+		for s := h.fvalue(&h.fields[i]); s != ""; {
 			e, rest, ok := nextElem(s)
 			if !ok {
 				break
@@ -155,10 +210,10 @@ func (h *Header) Elements(name string) []string {
 func (h *Header) HasToken(name, token string) bool {
 	id := lookupHID(name)
 	for i := range h.fields {
-		if !matchField(&h.fields[i], id, name) {
+		if !h.matchField(&h.fields[i], id, name) {
 			continue
 		}
-		for s := h.fields[i].Value; s != ""; {
+		for s := h.fvalue(&h.fields[i]); s != ""; {
 			e, rest, ok := nextElem(s)
 			if !ok {
 				break
@@ -210,7 +265,7 @@ func sanitize(name, value string) (string, string) {
 func (h *Header) Add(name, value string) {
 	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	h.fields = append(h.fields, Field{Name: name, Value: value, id: id})
+	h.fields = append(h.fields, h.newField(name, value, id))
 	h.refresh(id)
 }
 
@@ -219,15 +274,15 @@ func (h *Header) Add(name, value string) {
 func (h *Header) Insert(name, value string) {
 	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	f := Field{Name: name, Value: value, id: id}
+	f := h.newField(name, value, id)
 	at := 0
 	for i := range h.fields {
-		if matchField(&h.fields[i], id, name) {
+		if h.matchField(&h.fields[i], id, name) {
 			at = i
 			break
 		}
 	}
-	h.fields = append(h.fields, Field{})
+	h.fields = append(h.fields, field{})
 	copy(h.fields[at+1:], h.fields[at:])
 	h.fields[at] = f
 	h.refresh(id)
@@ -239,25 +294,22 @@ func (h *Header) Insert(name, value string) {
 func (h *Header) Set(name, value string) {
 	name, value = sanitize(name, value)
 	id := lookupHID(name)
-	f := Field{Name: name, Value: value, id: id}
 	out := h.fields[:0]
 	done := false
 	for _, g := range h.fields {
-		if matchField(&g, id, name) {
+		if h.matchField(&g, id, name) {
 			if !done {
 				// keep the spelling already in the message
-				f.Name = g.Name
-				out = append(out, f)
+				out = append(out, h.newField(h.fname(&g), value, id))
 				done = true
 			}
 			continue
 		}
 		out = append(out, g)
 	}
-	clear(h.fields[len(out):])
 	h.fields = out
 	if !done {
-		h.fields = append(h.fields, f)
+		h.fields = append(h.fields, h.newField(name, value, id))
 	}
 	h.refresh(id)
 }
@@ -267,11 +319,10 @@ func (h *Header) Del(name string) {
 	id := lookupHID(name)
 	out := h.fields[:0]
 	for _, g := range h.fields {
-		if !matchField(&g, id, name) {
+		if !h.matchField(&g, id, name) {
 			out = append(out, g)
 		}
 	}
-	clear(h.fields[len(out):])
 	h.fields = out
 	h.refresh(id)
 }
@@ -282,17 +333,14 @@ func (h *Header) Del(name string) {
 func (h *Header) RemoveFirst(name string) bool {
 	id := lookupHID(name)
 	for i := range h.fields {
-		if !matchField(&h.fields[i], id, name) {
+		if !h.matchField(&h.fields[i], id, name) {
 			continue
 		}
-		_, rest, ok := nextElem(h.fields[i].Value)
+		_, rest, ok := nextElem(h.fvalue(&h.fields[i]))
 		if ok && isListHeader(id) && trimLWS(rest) != "" {
-			h.fields[i].Value = trimLWS(rest)
+			h.setValue(&h.fields[i], trimLWS(rest))
 		} else {
-			n := len(h.fields)
-			copy(h.fields[i:], h.fields[i+1:])
-			h.fields[n-1] = Field{}
-			h.fields = h.fields[:n-1]
+			h.fields = append(h.fields[:i], h.fields[i+1:]...)
 		}
 		h.refresh(id)
 		return true
@@ -303,7 +351,8 @@ func (h *Header) RemoveFirst(name string) bool {
 // Clone returns a deep copy.
 func (h *Header) Clone() Header {
 	c := *h
-	c.fields = append([]Field(nil), h.fields...)
+	c.fields = append([]field(nil), h.fields...)
+	c.ext = append([]Field(nil), h.ext...)
 	c.via = append([]Via(nil), h.via...)
 	c.contact = append([]Address(nil), h.contact...)
 	return c
@@ -341,7 +390,7 @@ func (h *Header) refresh(id hid) {
 	}
 	for i := range h.fields {
 		if h.fields[i].id == id {
-			if msg := h.absorb(slot, h.fields[i].Value, DefaultMaxURILength); msg != "" {
+			if msg := h.absorb(slot, h.fvalue(&h.fields[i]), DefaultMaxURILength); msg != "" {
 				h.bad |= bit
 			}
 		}

@@ -128,7 +128,12 @@ func (r *Response) AppendTo(b []byte) []byte {
 func (h *Header) wireSize() int {
 	n := 24 // Content-Length line and final CRLF
 	for i := range h.fields {
-		n += len(h.fields[i].Name) + len(h.fields[i].Value) + 4
+		f := &h.fields[i]
+		if f.ext {
+			n += len(h.ext[f.noff].Name) + len(h.ext[f.noff].Value) + 4
+		} else {
+			n += int(f.nlen+f.vlen) + 4
+		}
 	}
 	return n
 }
@@ -140,17 +145,18 @@ func (h *Header) appendWire(b, body []byte) []byte {
 	wroteCL := false
 	for i := range h.fields {
 		f := &h.fields[i]
-		b = append(b, f.Name...)
-		b = append(b, ':', ' ')
 		if f.id == hContentLength {
 			if wroteCL {
-				b = b[:len(b)-len(f.Name)-2]
 				continue
 			}
 			wroteCL = true
+			b = append(b, h.fname(f)...)
+			b = append(b, ':', ' ')
 			b = strconv.AppendInt(b, int64(len(body)), 10)
 		} else {
-			b = append(b, f.Value...)
+			b = append(b, h.fname(f)...)
+			b = append(b, ':', ' ')
+			b = append(b, h.fvalue(f)...)
 		}
 		b = append(b, '\r', '\n')
 	}
@@ -188,16 +194,23 @@ func NewResponse(req *Request, code int, reason string) *Response {
 			n++
 		}
 	}
-	res.fields = make([]Field, 0, n+4)
+	res.raw = h.raw
+	res.fields = make([]field, 0, n+4)
 	for i := range h.fields {
-		switch h.fields[i].id {
+		f := h.fields[i]
+		switch f.id {
 		case hVia, hFrom, hTo, hCallID, hCSeq:
-			res.fields = append(res.fields, h.fields[i])
 		case hTimestamp:
-			if code == StatusTrying {
-				res.fields = append(res.fields, h.fields[i])
+			if code != StatusTrying {
+				continue
 			}
+		default:
+			continue
 		}
+		if f.ext {
+			f = res.newField(h.fname(&f), h.fvalue(&f), f.id)
+		}
+		res.fields = append(res.fields, f)
 	}
 	// The typed values follow the copied fields exactly; share them rather
 	// than parse again (full slice expressions force a copy on append).

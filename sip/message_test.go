@@ -213,7 +213,7 @@ func TestRequestClone(t *testing.T) {
 	c.Add("Contact", "<sip:second@h>")
 	c.Del("Subject")
 	c.Body()[0] = 'X'
-	c.Fields()[len(c.Fields())-1].Value = "mutated"
+	c.Add("X-Extra", "mutated") // Fields returns a copy; change the clone through its methods
 
 	assert.Equal(t, before, req.String(), "the original is unchanged")
 	assert.Equal(t, "INVITE", req.Method)

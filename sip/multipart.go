@@ -156,10 +156,10 @@ func NewMultipart(subtype, boundary string, parts []Part) (MediaType, []byte) {
 		b.WriteString("--")
 		b.WriteString(boundary)
 		b.WriteString("\r\n")
-		for _, f := range parts[i].Header.fields {
-			b.WriteString(f.Name)
+		for name, value := range parts[i].Header.All() {
+			b.WriteString(name)
 			b.WriteString(": ")
-			b.WriteString(f.Value)
+			b.WriteString(value)
 			b.WriteString("\r\n")
 		}
 		b.WriteString("\r\n")

@@ -141,10 +141,13 @@ func nextParam(s string) (name, value, rest string) {
 // liberal character set of URI parameters (paramchar, with escapes).
 func parseParams(s string, uriParams bool) (Params, bool) {
 	nameSet, valSet := &tokenChars, &lenientValueChars
+	lws := skipLWS
 	if uriParams {
-		nameSet, valSet = &uriParamChars, &uriParamChars
+		// a URI has no white space: nothing to skip, and any is an error
+		nameSet, valSet, lws = &uriParamChars, &uriParamChars, func(_ string, i int) int { return i }
+	} else {
+		s = trimLWS(s)
 	}
-	s = trimLWS(s)
 	i := 0
 	for {
 		// name
@@ -155,9 +158,9 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 		if j == i {
 			return "", false
 		}
-		k := skipLWS(s, j)
+		k := lws(s, j)
 		if k < len(s) && s[k] == '=' {
-			k = skipLWS(s, k+1)
+			k = lws(s, k+1)
 			if k < len(s) && s[k] == '"' {
 				if uriParams {
 					return "", false
@@ -176,7 +179,7 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 					return "", false
 				}
 			}
-			k = skipLWS(s, k)
+			k = lws(s, k)
 		}
 		if k == len(s) {
 			if uriParams && !validEscapes(s) {
@@ -187,7 +190,7 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 		if s[k] != ';' {
 			return "", false
 		}
-		i = skipLWS(s, k+1)
+		i = lws(s, k+1)
 	}
 }
 
@@ -197,22 +200,35 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 // controls but HT).
 func skipQuoted(s string, i int) int {
 	for j := i + 1; j < len(s); j++ {
-		c := s[j]
-		if c == '\\' {
+		for j < len(s) && qdtextChars[s[j]] {
 			j++
-			if j == len(s) {
+		}
+		if j == len(s) {
+			return -1
+		}
+		switch s[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++ // quoted-pair: any byte but a control character
+			if j == len(s) || s[j] < ' ' && s[j] != '\t' || s[j] == 0x7f {
 				return -1
 			}
-			c = s[j]
-		} else if c == '"' {
-			return j + 1
-		}
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return -1
+		default:
+			return -1 // a control character
 		}
 	}
 	return -1
 }
+
+// qdtextChars marks the bytes a quoted string holds as they are: all but
+// '"', '\\' and the control characters other than HT (UTF-8 included).
+var qdtextChars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= ' ' && c != 0x7f && c != '"' && c != '\\' || c == '\t'
+	}
+	return t
+}()
 
 // unquote removes the quotes of a quoted-string and resolves quoted-pairs.
 // A value that is not quoted is returned unchanged.

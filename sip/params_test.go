@@ -160,7 +160,7 @@ func TestParseParamsSyntax(t *testing.T) {
 		{"tag=1", true, true},
 		{"lr", true, true},
 		{"a;b;c=d", true, true},
-		{" tag = 1 ; lr ", true, true}, // LWS around ';' and '=' (the URI parser rejects white space itself)
+		{" tag = 1 ; lr ", true, false}, // LWS around ";" and "=" in header parameters; never in a URI
 		{`x="quoted ; value"`, true, false},
 		{`x="unterminated`, false, false},
 		{"received=[2001:db8::1]", true, true},

@@ -55,7 +55,7 @@ func headerEnd(data []byte, from int) (hdrEnd, bodyStart int) {
 type headerBlock struct {
 	via     [2]Via
 	contact [1]Address
-	fields  [20]Field
+	fields  [20]field
 }
 
 type requestBlock struct {
@@ -160,8 +160,9 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 	if n := len(lines) - 1; n <= len(blk.fields) {
 		h.fields = blk.fields[:0:n]
 	} else {
-		h.fields = make([]Field, 0, n)
+		h.fields = make([]field, 0, n)
 	}
+	h.raw = s
 	h.via, h.contact = blk.via[:0], blk.contact[:0]
 	defer h.capSlices()
 
@@ -170,26 +171,34 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 	for _, l := range lines[1:] {
 		start := int(l.start)
 		raw := s[start:l.end]
-		colon := 0 // names are short: a loop beats IndexByte's set-up
-		for colon < len(raw) && raw[colon] != ':' {
+		// One scan checks the name and finds the colon; RFC 3261 §7.3.1
+		// allows white space before it.
+		n := 0
+		for n < len(raw) && tokenChars[raw[n]] {
+			n++
+		}
+		name := raw[:n]
+		colon := n
+		for colon < len(raw) && (raw[colon] == ' ' || raw[colon] == '\t') {
 			colon++
 		}
-		if colon == len(raw) {
-			return nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
-		}
-		name := raw[:colon]
-		// RFC 3261 §7.3.1 allows white space before the colon.
-		for len(name) > 0 && (name[len(name)-1] == ' ' || name[len(name)-1] == '\t') {
-			name = name[:len(name)-1]
-		}
-		if !isToken(name) {
+		if colon == len(raw) || raw[colon] != ':' || n == 0 {
+			if strings.IndexByte(raw, ':') < 0 {
+				return nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
+			}
 			return nil, &ParseError{Offset: start, Msg: "bad header name", Err: ErrMalformed}
 		}
-		value := raw[colon+1:]
-		if l.folded {
-			value = unfold(value)
+		vs, ve := colon+1, len(raw)
+		for vs < ve && (raw[vs] == ' ' || raw[vs] == '\t') {
+			vs++
 		}
-		value = trimLWS(value)
+		for ve > vs && (raw[ve-1] == ' ' || raw[ve-1] == '\t') {
+			ve--
+		}
+		value := raw[vs:ve]
+		if l.folded {
+			value = trimLWS(unfold(value))
+		}
 		id := lookupHID(name)
 		slot := eagerSlot(id)
 		if slot < 0 {
@@ -199,7 +208,11 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 				return nil, &ParseError{Header: name, Offset: start + colon + 1 + i, Msg: "control character in header value", Err: ErrMalformed}
 			}
 		}
-		h.fields = append(h.fields, Field{Name: name, Value: value, id: id})
+		if l.folded {
+			h.fields = append(h.fields, h.newField(name, value, id))
+		} else { // name and value are spans of s
+			h.fields = append(h.fields, field{noff: uint32(start), nlen: uint32(n), voff: uint32(start + vs), vlen: uint32(ve - vs), id: id})
+		}
 		if slot >= 0 {
 			if m := h.absorb(slot, value, lim.MaxURILength); m != "" {
 				h.bad |= 1 << slot

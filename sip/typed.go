@@ -105,12 +105,12 @@ func (h *Header) AddToken(name, token string) {
 	}
 	id := lookupHID(name)
 	for i := range h.fields {
-		if matchField(&h.fields[i], id, name) {
+		if h.matchField(&h.fields[i], id, name) {
 			_, token = sanitize(name, token)
-			if h.fields[i].Value == "" {
-				h.fields[i].Value = token
+			if v := h.fvalue(&h.fields[i]); v == "" {
+				h.setValue(&h.fields[i], token)
 			} else {
-				h.fields[i].Value += ", " + token
+				h.setValue(&h.fields[i], v+", "+token)
 			}
 			h.refresh(id)
 			return
@@ -125,10 +125,10 @@ func (h *Header) Addresses(name string) ([]Address, error) {
 	id := lookupHID(name)
 	var out []Address
 	for i := range h.fields {
-		if !matchField(&h.fields[i], id, name) {
+		if !h.matchField(&h.fields[i], id, name) {
 			continue
 		}
-		list, err := ParseAddressList(h.fields[i].Value)
+		list, err := ParseAddressList(h.fvalue(&h.fields[i]))
 		if err != nil {
 			return nil, syntaxErr(name, err.(*ParseError).Msg)
 		}

@@ -285,9 +285,8 @@ func parseSIPURI(u *URI, scheme, s string) string {
 		if end < 0 {
 			end = len(s)
 		}
-		// parseParams trims LWS: check the raw text, a URI has none.
 		p, ok := parseParams(s[1:end], true)
-		if !ok || strings.ContainsAny(s[1:end], " \t") {
+		if !ok {
 			return "bad URI parameter"
 		}
 		u.Params = p
@@ -327,7 +326,7 @@ func parseTelURI(u *URI, s string) string {
 	}
 	if end < len(s) {
 		p, ok := parseParams(s[end+1:], true)
-		if !ok || strings.ContainsAny(s[end+1:], " \t") {
+		if !ok {
 			return "bad tel URI parameter"
 		}
 		u.Params = p
@@ -353,20 +352,17 @@ func parseHostPort(s string) (host string, port int, msg string) {
 		}
 		rest = s[end+1:]
 	} else {
-		end := strings.IndexByte(s, ':')
-		if end < 0 {
-			end = len(s)
+		end := 0
+		for end < len(s) && hostChars[s[end]] {
+			end++
 		}
-		host = s[:end]
+		host, rest = s[:end], s[end:]
 		if host == "" {
 			return "", 0, "empty host"
 		}
-		for i := 0; i < len(host); i++ {
-			if !hostChars[host[i]] {
-				return "", 0, "bad character in host"
-			}
+		if rest != "" && rest[0] != ':' {
+			return "", 0, "bad character in host"
 		}
-		rest = s[end:]
 	}
 	if rest == "" {
 		return host, 0, ""
