@@ -141,10 +141,9 @@ func nextParam(s string) (name, value, rest string) {
 // liberal character set of URI parameters (paramchar, with escapes).
 func parseParams(s string, uriParams bool) (Params, bool) {
 	nameSet, valSet := &tokenChars, &lenientValueChars
-	lws := skipLWS
+	lws := !uriParams // a URI has no white space: nothing to skip, and any is an error
 	if uriParams {
-		// a URI has no white space: nothing to skip, and any is an error
-		nameSet, valSet, lws = &uriParamChars, &uriParamChars, func(_ string, i int) int { return i }
+		nameSet, valSet = &uriParamChars, &uriParamChars
 	} else {
 		s = trimLWS(s)
 	}
@@ -158,9 +157,15 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 		if j == i {
 			return "", false
 		}
-		k := lws(s, j)
+		k := j
+		if lws {
+			k = skipLWS(s, k)
+		}
 		if k < len(s) && s[k] == '=' {
-			k = lws(s, k+1)
+			k++
+			if lws {
+				k = skipLWS(s, k)
+			}
 			if k < len(s) && s[k] == '"' {
 				if uriParams {
 					return "", false
@@ -179,7 +184,9 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 					return "", false
 				}
 			}
-			k = lws(s, k)
+			if lws {
+				k = skipLWS(s, k)
+			}
 		}
 		if k == len(s) {
 			if uriParams && !validEscapes(s) {
@@ -190,7 +197,10 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 		if s[k] != ';' {
 			return "", false
 		}
-		i = lws(s, k+1)
+		i = k + 1
+		if lws {
+			i = skipLWS(s, i)
+		}
 	}
 }
 

@@ -164,28 +164,26 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 	}
 	h.raw = s
 	h.via, h.contact = blk.via[:0], blk.contact[:0]
-	defer h.capSlices()
 
 	// Pass 2, over the string: one field per logical line.
 	var firstErr *ParseError
 	for _, l := range lines[1:] {
 		start := int(l.start)
 		raw := s[start:l.end]
-		// One scan checks the name and finds the colon; RFC 3261 §7.3.1
-		// allows white space before it.
-		n := 0
-		for n < len(raw) && tokenChars[raw[n]] {
-			n++
+		colon := strings.IndexByte(raw, ':')
+		if colon < 0 {
+			return nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
+		}
+		// RFC 3261 §7.3.1 allows white space before the colon.
+		n := colon
+		for n > 0 && (raw[n-1] == ' ' || raw[n-1] == '\t') {
+			n--
 		}
 		name := raw[:n]
-		colon := n
-		for colon < len(raw) && (raw[colon] == ' ' || raw[colon] == '\t') {
-			colon++
-		}
-		if colon == len(raw) || raw[colon] != ':' || n == 0 {
-			if strings.IndexByte(raw, ':') < 0 {
-				return nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
-			}
+		// A known name matched case-insensitively is a token: only other
+		// names need their characters checked.
+		id := lookupHID(name)
+		if id == hOther && !isToken(name) {
 			return nil, &ParseError{Offset: start, Msg: "bad header name", Err: ErrMalformed}
 		}
 		vs, ve := colon+1, len(raw)
@@ -199,7 +197,6 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 		if l.folded {
 			value = trimLWS(unfold(value))
 		}
-		id := lookupHID(name)
 		slot := eagerSlot(id)
 		if slot < 0 {
 			// The eager parsers reject control characters through their
@@ -228,6 +225,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 			}
 		}
 	}
+	h.capSlices()
 	if firstErr != nil {
 		firstErr.Partial = msg
 		return nil, firstErr

@@ -212,15 +212,21 @@ func parseURIInto(u *URI, s string) string {
 }
 
 func parseURIFields(u *URI, s string) string {
-	colon := strings.IndexByte(s, ':')
-	if colon <= 0 {
-		return "URI without scheme"
+	// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'
+	colon := 0
+	for colon < len(s) && schemeChars[s[colon]] {
+		colon++
 	}
-	scheme := s[:colon]
-	if !validScheme(scheme) {
+	if colon == len(s) || s[colon] != ':' {
+		if strings.IndexByte(s, ':') < 0 {
+			return "URI without scheme"
+		}
 		return "bad URI scheme"
 	}
-	scheme = lowerASCII(scheme)
+	if colon == 0 || s[0]|0x20 < 'a' || s[0]|0x20 > 'z' {
+		return "bad URI scheme"
+	}
+	scheme := lowerASCII(s[:colon])
 	rest := s[colon+1:]
 	switch scheme {
 	case "sip", "sips":
@@ -391,19 +397,6 @@ func atoiDigits(s string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func validScheme(s string) bool {
-	c := s[0] | 0x20
-	if c < 'a' || c > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !schemeChars[s[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 func lowerASCII(s string) string {

@@ -120,7 +120,7 @@ func parseViaFields(v *Via, s string) string {
 			i++
 		}
 	}
-	if !strings.EqualFold(parts[0], "SIP") {
+	if parts[0] != "SIP" && !strings.EqualFold(parts[0], "SIP") {
 		return "sent-protocol is not SIP"
 	}
 	v.Transport = parts[2]
@@ -135,18 +135,17 @@ func parseViaFields(v *Via, s string) string {
 		end += i
 	}
 	hp := trimLWS(s[i:end])
-	if strings.ContainsAny(hp, " \t") {
+	var msg string
+	if v.Host, v.Port, msg = parseHostPort(hp); msg != "" {
 		// COLON = SWS ":" SWS (RFC 3261 §25.1): white space may surround
 		// the port's colon, nowhere else; parseHostPort rejects the rest.
 		c := strings.LastIndexByte(hp, ':')
-		if c < 0 || strings.LastIndexByte(hp, ']') > c {
-			return "white space in sent-by"
+		if c < 0 || strings.LastIndexByte(hp, ']') > c || !strings.ContainsAny(hp, " \t") {
+			return msg
 		}
-		hp = trimLWS(hp[:c]) + ":" + trimLWS(hp[c+1:])
-	}
-	var msg string
-	if v.Host, v.Port, msg = parseHostPort(hp); msg != "" {
-		return msg
+		if v.Host, v.Port, msg = parseHostPort(trimLWS(hp[:c]) + ":" + trimLWS(hp[c+1:])); msg != "" {
+			return msg
+		}
 	}
 	if end < len(s) {
 		p, ok := parseParams(s[end+1:], false)
