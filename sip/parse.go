@@ -24,11 +24,6 @@ func ParseMessageLimits(data []byte, lim Limits) (Message, error) {
 	return parseMessage(data, &l, false)
 }
 
-var (
-	lflf   = []byte("\n\n")
-	lfcrlf = []byte("\n\r\n")
-)
-
 // headerEnd finds the end of the header section of data, which begins with
 // the start line: hdrEnd is the index just past the last header line's line
 // break, bodyStart the index of the body. Bare LF line endings are
@@ -38,18 +33,20 @@ var (
 // it has scanned (a pattern may straddle from: pass two bytes of overlap).
 // It returns -1, -1 when the header section is not terminated.
 func headerEnd(data []byte, from int) (hdrEnd, bodyStart int) {
-	s := data[from:]
-	i := bytes.Index(s, lfcrlf)
-	if i >= 0 {
-		s = s[:i+1] // a "\n\n" ends the section first only if it starts before i
+	for i := from; ; {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return -1, -1
+		}
+		k := i + j + 1 // just past the line break
+		if k < len(data) && data[k] == '\n' {
+			return k, k + 1
+		}
+		if k+1 < len(data) && data[k] == '\r' && data[k+1] == '\n' {
+			return k, k + 2
+		}
+		i = k
 	}
-	if j := bytes.Index(s, lflf); j >= 0 {
-		return from + j + 1, from + j + 2
-	}
-	if i >= 0 {
-		return from + i + 1, from + i + 3
-	}
-	return -1, -1
 }
 
 type headerBlock struct {
@@ -76,15 +73,49 @@ type lineRef struct {
 }
 
 func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
+	msg, body, err := parseHead(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	// Body (RFC 3261 §18.3).
+	h := msg.Headers()
+	var blen int
+	if h.seen&(1<<eContentLength) != 0 {
+		blen = h.contentLength
+		if blen > lim.MaxBodySize {
+			return nil, &ParseError{Header: "Content-Length", Offset: len(data) - len(body), Msg: "body exceeds the size limit", Err: ErrBodyTooLarge, Partial: msg}
+		}
+		if blen > len(body) {
+			return nil, &ParseError{Header: "Content-Length", Offset: len(data), Msg: "Content-Length larger than the data", Err: ErrContentLength, Partial: msg}
+		}
+	} else {
+		if stream {
+			return nil, &ParseError{Header: "Content-Length", Offset: len(data) - len(body), Msg: "Content-Length missing on a stream transport", Err: ErrContentLength, Partial: msg}
+		}
+		blen = len(body)
+		if blen > lim.MaxBodySize {
+			return nil, &ParseError{Offset: len(data) - len(body), Msg: "body exceeds the size limit", Err: ErrBodyTooLarge, Partial: msg}
+		}
+	}
+	if blen > 0 {
+		msg.SetBody(append([]byte(nil), body[:blen]...))
+	}
+	return msg, nil
+}
+
+// parseHead parses the start line and the header section at the start of
+// data and returns the message (without a body) and the bytes after the
+// header section.
+func parseHead(data []byte, lim *Limits) (Message, []byte, error) {
 	if len(data) > lim.MaxMessageSize {
-		return nil, &ParseError{Offset: lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge}
+		return nil, nil, &ParseError{Offset: lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge}
 	}
 	// RFC 3261 §7.5: ignore CRLFs before the start line.
 	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
 		data = data[1:]
 	}
 	if len(data) == 0 {
-		return nil, &ParseError{Offset: 0, Msg: "empty message", Err: ErrIncomplete}
+		return nil, nil, &ParseError{Offset: 0, Msg: "empty message", Err: ErrIncomplete}
 	}
 
 	// Pass 1, over the bytes: find the lines, check them for control
@@ -112,17 +143,17 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 			l.end, l.folded = int32(end), true
 		} else {
 			if len(lines) > lim.MaxHeaders { // the start line is lines[0]
-				return nil, &ParseError{Offset: pos, Msg: "more header fields than the limit", Err: ErrTooManyHeaders}
+				return nil, nil, &ParseError{Offset: pos, Msg: "more header fields than the limit", Err: ErrTooManyHeaders}
 			}
 			lines = append(lines, lineRef{start: int32(pos), end: int32(end)})
 		}
 		if l := lines[len(lines)-1]; int(l.end-l.start) > lim.MaxHeaderLength {
-			return nil, &ParseError{Offset: int(l.start), Msg: "header line exceeds the length limit", Err: ErrHeaderTooLong}
+			return nil, nil, &ParseError{Offset: int(l.start), Msg: "header line exceeds the length limit", Err: ErrHeaderTooLong}
 		}
 		pos = lineEnd + 1
 	}
 	if hdrEnd < 0 {
-		return nil, &ParseError{Offset: len(data), Msg: "header section not terminated by an empty line", Err: ErrIncomplete}
+		return nil, nil, &ParseError{Offset: len(data), Msg: "header section not terminated by an empty line", Err: ErrIncomplete}
 	}
 	// One copy of the header section: every name, value, URI part and
 	// parameter below is a substring of s.
@@ -130,7 +161,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 
 	line := s[lines[0].start:lines[0].end]
 	if lines[0].folded || line[0] == ' ' || line[0] == '\t' {
-		return nil, &ParseError{Offset: 0, Msg: "malformed start line", Err: ErrMalformed}
+		return nil, nil, &ParseError{Offset: 0, Msg: "malformed start line", Err: ErrMalformed}
 	}
 	var (
 		req *Request
@@ -146,14 +177,14 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 		b := new(responseBlock)
 		res, blk = &b.r, &b.headerBlock
 		if m := parseStatusLine(line, res); m != "" {
-			return nil, &ParseError{Offset: 0, Msg: m, Err: ErrMalformed}
+			return nil, nil, &ParseError{Offset: 0, Msg: m, Err: ErrMalformed}
 		}
 		h, msg = &res.Header, res
 	} else {
 		b := new(requestBlock)
 		req, blk = &b.r, &b.headerBlock
 		if pe := parseRequestLine(line, req, lim); pe != nil {
-			return nil, pe
+			return nil, nil, pe
 		}
 		h, msg = &req.Header, req
 	}
@@ -172,7 +203,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 		raw := s[start:l.end]
 		colon := strings.IndexByte(raw, ':')
 		if colon < 0 {
-			return nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
+			return nil, nil, &ParseError{Offset: start, Msg: "header line without ':'", Err: ErrMalformed}
 		}
 		// RFC 3261 §7.3.1 allows white space before the colon.
 		n := colon
@@ -184,7 +215,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 		// names need their characters checked.
 		id := lookupHID(name)
 		if id == hOther && !isToken(name) {
-			return nil, &ParseError{Offset: start, Msg: "bad header name", Err: ErrMalformed}
+			return nil, nil, &ParseError{Offset: start, Msg: "bad header name", Err: ErrMalformed}
 		}
 		vs, ve := colon+1, len(raw)
 		for vs < ve && (raw[vs] == ' ' || raw[vs] == '\t') {
@@ -202,7 +233,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 			// The eager parsers reject control characters through their
 			// character sets; every other value is checked here.
 			if i := badControlByte(data[start+colon+1 : l.end]); i >= 0 {
-				return nil, &ParseError{Header: name, Offset: start + colon + 1 + i, Msg: "control character in header value", Err: ErrMalformed}
+				return nil, nil, &ParseError{Header: name, Offset: start + colon + 1 + i, Msg: "control character in header value", Err: ErrMalformed}
 			}
 		}
 		if l.folded {
@@ -228,39 +259,10 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 	h.capSlices()
 	if firstErr != nil {
 		firstErr.Partial = msg
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
 
-	// Body (RFC 3261 §18.3).
-	avail := len(data) - bodyStart
-	var blen int
-	if h.seen&(1<<eContentLength) != 0 {
-		blen = h.contentLength
-		if blen > lim.MaxBodySize {
-			return nil, &ParseError{Header: "Content-Length", Offset: bodyStart, Msg: "body exceeds the size limit", Err: ErrBodyTooLarge, Partial: msg}
-		}
-		if blen > avail {
-			return nil, &ParseError{Header: "Content-Length", Offset: len(data), Msg: "Content-Length larger than the data", Err: ErrContentLength, Partial: msg}
-		}
-	} else {
-		if stream {
-			return nil, &ParseError{Header: "Content-Length", Offset: bodyStart, Msg: "Content-Length missing on a stream transport", Err: ErrContentLength, Partial: msg}
-		}
-		blen = avail
-		if blen > lim.MaxBodySize {
-			return nil, &ParseError{Offset: bodyStart, Msg: "body exceeds the size limit", Err: ErrBodyTooLarge, Partial: msg}
-		}
-	}
-	if blen > 0 {
-		body := make([]byte, blen)
-		copy(body, data[bodyStart:])
-		if req != nil {
-			req.body = body
-		} else {
-			res.body = body
-		}
-	}
-	return msg, nil
+	return msg, data[bodyStart:], nil
 }
 
 // unfold replaces each line break and the white space around it by one space.

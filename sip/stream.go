@@ -102,16 +102,39 @@ func (p *Parser) ReadMessage() (Message, error) {
 			continue
 		}
 		p.scanned = 0
-		cl, pe := scanContentLength(b[:hdrEnd])
-		if pe != nil {
+		// Parse the header section once; its Content-Length frames the body.
+		msg, _, err := parseHead(b[:bodyStart], &p.lim)
+		var cl int
+		if err != nil {
+			// A malformed message can still be skipped if its framing is
+			// readable; otherwise the stream is lost.
+			var pe *ParseError
+			if cl, pe = scanContentLength(b[:hdrEnd]); pe != nil {
+				return nil, p.fail(err)
+			}
+		} else if n, ok := msg.Headers().ContentLength(); ok {
+			cl = n
+			if msg.Headers().dup&(1<<eContentLength) != 0 {
+				// Two Content-Length fields that disagree frame the stream
+				// two ways (request smuggling): refuse.
+				if _, pe := scanContentLength(b[:hdrEnd]); pe != nil {
+					pe.Partial = msg
+					return nil, p.fail(pe)
+				}
+			}
+		} else {
+			pe := &ParseError{Header: "Content-Length", Offset: hdrEnd, Msg: "Content-Length missing on a stream transport", Err: ErrContentLength, Partial: msg}
+			if msg.Headers().Has("Content-Length") {
+				pe.Msg = "bad Content-Length"
+			}
 			return nil, p.fail(pe)
 		}
 		if cl > p.lim.MaxBodySize {
-			return nil, p.fail(&ParseError{Header: "Content-Length", Offset: bodyStart, Msg: "body exceeds the size limit", Err: ErrBodyTooLarge})
+			return nil, p.fail(&ParseError{Header: "Content-Length", Offset: bodyStart, Msg: "body exceeds the size limit", Err: ErrBodyTooLarge, Partial: msg})
 		}
 		total := bodyStart + cl
 		if total > p.lim.MaxMessageSize {
-			return nil, p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge})
+			return nil, p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge, Partial: msg})
 		}
 		for p.end-p.start < total {
 			if err := p.fill(); err != nil {
@@ -121,9 +144,15 @@ func (p *Parser) ReadMessage() (Message, error) {
 				return nil, p.fail(err)
 			}
 		}
-		data := p.buf[p.start : p.start+total]
+		body := p.buf[p.start+bodyStart : p.start+total]
 		p.start += total
-		return parseMessage(data, &p.lim, true)
+		if err != nil {
+			return nil, err // the bad message is skipped; the stream goes on
+		}
+		if cl > 0 {
+			msg.SetBody(append([]byte(nil), body...))
+		}
+		return msg, nil
 	}
 }
 

@@ -220,9 +220,10 @@ func TestParserLimits(t *testing.T) {
 		{"header section over the message size", big, Limits{MaxMessageSize: 256}, ErrMessageTooLarge, true, false},
 		{"unterminated header section over the message size", "MESSAGE sip:x SIP/2.0\r\nSubject: " + strings.Repeat("s", 600), Limits{MaxMessageSize: 256}, ErrMessageTooLarge, true, false},
 		{"endless header section", "MESSAGE sip:x SIP/2.0\r\n" + strings.Repeat("X-A: 1\r\n", 10000), Limits{}, ErrMessageTooLarge, true, false},
-		{"body over the body size", ptBuild("MESSAGE sip:x SIP/2.0\n", strings.Repeat("b", 100)), Limits{MaxBodySize: 99}, ErrBodyTooLarge, true, false},
-		{"Content-Length over the body size", ptCRLF("MESSAGE sip:x SIP/2.0\nContent-Length: 100000\n\n"), Limits{}, ErrBodyTooLarge, true, false},
-		{"header and body over the message size", ptBuild("MESSAGE sip:x SIP/2.0\n", strings.Repeat("b", 300)), Limits{MaxMessageSize: 256, MaxBodySize: 1000}, ErrMessageTooLarge, true, false},
+		// The header section was parsed: Partial lets the transport answer 513 before closing.
+		{"body over the body size", ptBuild("MESSAGE sip:x SIP/2.0\n", strings.Repeat("b", 100)), Limits{MaxBodySize: 99}, ErrBodyTooLarge, true, true},
+		{"Content-Length over the body size", ptCRLF("MESSAGE sip:x SIP/2.0\nContent-Length: 100000\n\n"), Limits{}, ErrBodyTooLarge, true, true},
+		{"header and body over the message size", ptBuild("MESSAGE sip:x SIP/2.0\n", strings.Repeat("b", 300)), Limits{MaxMessageSize: 256, MaxBodySize: 1000}, ErrMessageTooLarge, true, true},
 		{"header line too long", big, Limits{MaxHeaderLength: 100}, ErrHeaderTooLong, false, false},
 		{"too many headers", ptBuild("MESSAGE sip:x SIP/2.0\n"+strings.Repeat("X-A: 1\n", 10), ""), Limits{MaxHeaders: 5}, ErrTooManyHeaders, false, false},
 		{"Request-URI too long", ptBuild("MESSAGE sip:"+strings.Repeat("u", 100)+" SIP/2.0\n", ""), Limits{MaxURILength: 50}, ErrURITooLong, false, false},
