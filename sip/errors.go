@@ -50,6 +50,7 @@ type ParseError struct {
 	Partial Message
 }
 
+// Error says what was wrong, in which header and at which offset.
 func (e *ParseError) Error() string {
 	b := make([]byte, 0, 64+len(e.Msg))
 	b = append(b, "sip: "...)

@@ -15,6 +15,7 @@ type ValidationError struct {
 	Header     string // the header field at fault, "" if none
 }
 
+// Error says what is wrong and which response it calls for.
 func (e *ValidationError) Error() string {
 	s := "sip: invalid message: " + e.Reason
 	if e.StatusCode != 0 {
