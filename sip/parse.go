@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strings"
+	"unsafe"
 )
 
 var defaultLimits = Limits{}.resolved()
@@ -98,7 +99,7 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 		}
 	}
 	if blen > 0 {
-		msg.SetBody(append([]byte(nil), body[:blen]...))
+		msg.SetBody(body[:blen:blen]) // body is parseHead's own copy
 	}
 	return msg, nil
 }
@@ -155,9 +156,16 @@ func parseHead(data []byte, lim *Limits) (Message, []byte, error) {
 	if hdrEnd < 0 {
 		return nil, nil, &ParseError{Offset: len(data), Msg: "header section not terminated by an empty line", Err: ErrIncomplete}
 	}
-	// One copy of the header section: every name, value, URI part and
-	// parameter below is a substring of s.
-	s := string(data[:hdrEnd])
+	// One copy of the message: every name, value, URI part and parameter
+	// below is a substring of s, a string view of the header section of
+	// own, and the body is a slice of own's tail. The view is safe: own is
+	// not reachable as bytes except through that body slice, which is
+	// capped at the body's end and never covers the header section, so
+	// the bytes under s never change (strings.Builder relies on the same
+	// rule).
+	own := make([]byte, len(data))
+	copy(own, data)
+	s := unsafe.String(unsafe.SliceData(own), hdrEnd)
 
 	line := s[lines[0].start:lines[0].end]
 	if lines[0].folded || line[0] == ' ' || line[0] == '\t' {
@@ -262,7 +270,7 @@ func parseHead(data []byte, lim *Limits) (Message, []byte, error) {
 		return nil, nil, firstErr
 	}
 
-	return msg, data[bodyStart:], nil
+	return msg, own[bodyStart:], nil
 }
 
 // unfold replaces each line break and the white space around it by one space.

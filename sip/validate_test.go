@@ -88,3 +88,28 @@ func TestValidateResponse(t *testing.T) {
 	assert.Equal(t, 0, ve.StatusCode, "responses are dropped, not answered")
 	assert.Equal(t, "Missing Call-ID header", ve.Reason)
 }
+
+// The body shares parseHead's buffer with the header strings: writing to
+// it or appending to it must never change a header value.
+func TestBodyMutationLeavesHeadersAlone(t *testing.T) {
+	raw := strings.Replace(validInvite, "Content-Length: 0\r\n\r\n", "Content-Length: 4\r\n\r\nv=0\n", 1)
+	req := mustRequest(t, raw)
+	before := req.String()
+	body := req.Body()
+	require.Equal(t, "v=0\n", string(body))
+	assert.Equal(t, 4, cap(body), "capped at the body's end")
+	for i := range body {
+		body[i] = 'X'
+	}
+	_ = append(body, "more bytes that must land elsewhere"...)
+	assert.Equal(t, strings.Replace(before, "v=0\n", "XXXX", 1), req.String())
+	assert.Equal(t, "a84b4c76e66710@pc33.atlanta.example.com", req.CallID())
+	// The data the caller passed is not aliased either.
+	data := []byte(raw)
+	m, err := ParseMessage(data)
+	require.NoError(t, err)
+	for i := range data {
+		data[i] = 0
+	}
+	assert.Equal(t, before, m.String())
+}
