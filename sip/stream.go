@@ -45,6 +45,10 @@ func NewParserLimits(r io.Reader, lim Limits) *Parser {
 	return &Parser{r: r, lim: lim.resolved(), buf: make([]byte, 4096)}
 }
 
+// Err returns the framing or read error that stopped the parser, or nil
+// while it can go on (after a malformed but framed message, for example).
+func (p *Parser) Err() error { return p.err }
+
 // Buffered returns the number of bytes read from the stream but not yet
 // consumed.
 func (p *Parser) Buffered() int { return p.end - p.start }

@@ -1,0 +1,543 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sipua-go/sipua/sip"
+)
+
+// Transport names as they appear in a Via header.
+const (
+	UDP = "UDP"
+	TCP = "TCP"
+)
+
+// Errors.
+var (
+	// ErrClosed is returned by operations on a closed Layer.
+	ErrClosed = errors.New("transport: closed")
+	// ErrNoListener: a UDP message cannot be sent without a UDP listener
+	// (its socket is the source address the peer answers to).
+	ErrNoListener = errors.New("transport: no listener for this transport")
+	// ErrUnsupportedTransport: the transport name is not one the Layer serves.
+	ErrUnsupportedTransport = errors.New("transport: unsupported transport")
+)
+
+// Addr is a transport address: a transport name and an IP address and port.
+type Addr struct {
+	Transport string // UDP or TCP
+	AddrPort  netip.AddrPort
+}
+
+func (a Addr) String() string { return a.Transport + ":" + a.AddrPort.String() }
+
+// Inbound is a message received from the network.
+type Inbound struct {
+	Msg       sip.Message
+	Transport string
+	Local     netip.AddrPort
+	Remote    netip.AddrPort
+	conn      *streamConn // the connection it arrived on; nil for UDP
+}
+
+// Event describes one message for the trace hooks.
+type Event struct {
+	Transport string
+	Local     netip.AddrPort
+	Remote    netip.AddrPort
+	Msg       sip.Message // nil when a message could not be parsed
+	Data      []byte      // the bytes on the wire; valid only during the call
+}
+
+// Trace is a set of optional hooks that see every message sent, received
+// and dropped. A nil hook costs nothing. Hooks run on the goroutine doing
+// the I/O and must not block.
+type Trace struct {
+	Sent     func(Event)
+	Received func(Event)
+	Dropped  func(Event, error)
+}
+
+// Config configures a Layer. The zero value is usable.
+type Config struct {
+	// Limits bounds every message parsed (zero value: sip's defaults).
+	Limits sip.Limits
+	// IdleTimeout closes a stream connection that carried nothing for this
+	// long. Zero means 10 minutes; negative means never.
+	IdleTimeout time.Duration
+	// DialTimeout bounds connecting a stream transport when the context
+	// has no earlier deadline. Zero means 10 seconds.
+	DialTimeout time.Duration
+	// Logger receives connection-level events; nil discards them.
+	Logger *slog.Logger
+	// Trace observes every message; nil observes nothing.
+	Trace *Trace
+	// ConnClosed, if set, is called when a stream connection ends, with
+	// the reason (nil for a clean close), so the transaction layer can fail
+	// at once every transaction that used it.
+	ConnClosed func(remote Addr, err error)
+}
+
+// Handler receives each inbound message, on the goroutine that read it.
+type Handler func(*Inbound)
+
+// Layer sends and receives SIP messages over UDP and TCP.
+type Layer struct {
+	cfg     Config
+	limits  sip.Limits
+	handler Handler
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	udp       []*net.UDPConn
+	listeners []net.Listener
+	conns     map[Addr]*streamConn     // the connection to reuse per peer
+	all       map[*streamConn]struct{} // every open connection
+	wg        sync.WaitGroup
+}
+
+// New returns a Layer that delivers inbound messages to h.
+func New(cfg Config, h Handler) *Layer {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Layer{cfg: cfg, limits: cfg.Limits, handler: h, log: log,
+		conns: make(map[Addr]*streamConn), all: make(map[*streamConn]struct{})}
+}
+
+// ListenUDP opens a UDP socket at addr ("127.0.0.1:5060", port 0 for any)
+// and returns the address it is bound to.
+func (l *Layer) ListenUDP(addr string) (netip.AddrPort, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		c.Close()
+		return netip.AddrPort{}, ErrClosed
+	}
+	l.udp = append(l.udp, c)
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go l.readUDP(c)
+	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// ListenTCP opens a TCP listener at addr and returns its address.
+func (l *Layer) ListenTCP(addr string) (netip.AddrPort, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		ln.Close()
+		return netip.AddrPort{}, ErrClosed
+	}
+	l.listeners = append(l.listeners, ln)
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go l.accept(ln)
+	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
+}
+
+func (l *Layer) readUDP(c *net.UDPConn) {
+	defer l.wg.Done()
+	buf := make([]byte, 65535)
+	local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.log.Warn("sip transport: UDP read", "local", local, "err", err)
+			continue
+		}
+		data := buf[:n]
+		if isKeepAlive(data) {
+			continue // RFC 5626 §4.4.1: STUN/CRLF keep-alives carry nothing
+		}
+		m, err := sip.ParseMessageLimits(data, l.limits)
+		ev := Event{Transport: UDP, Local: local, Remote: unmap(from), Msg: m, Data: data}
+		if err != nil {
+			l.drop(ev, err)
+			// A request that parsed far enough is answered (RFC 3261 §8.2).
+			var pe *sip.ParseError
+			if errors.As(err, &pe) {
+				if req, ok := pe.Partial.(*sip.Request); ok && req.Method != sip.MethodAck {
+					l.answerBad(&Inbound{Msg: req, Transport: UDP, Local: local, Remote: ev.Remote}, err)
+				}
+			}
+			continue
+		}
+		l.deliver(&Inbound{Msg: m, Transport: UDP, Local: local, Remote: ev.Remote}, ev)
+	}
+}
+
+func (l *Layer) deliver(in *Inbound, ev Event) {
+	if req, ok := in.Msg.(*sip.Request); ok {
+		fillReceived(req, in.Remote)
+	}
+	if t := l.cfg.Trace; t != nil && t.Received != nil {
+		t.Received(ev)
+	}
+	l.handler(in)
+}
+
+func (l *Layer) drop(ev Event, err error) {
+	if t := l.cfg.Trace; t != nil && t.Dropped != nil {
+		t.Dropped(ev, err)
+	}
+	l.log.Debug("sip transport: dropped message", "transport", ev.Transport, "remote", ev.Remote, "err", err)
+}
+
+// answerBad sends the 400 or 513 a parse error calls for, when the partial
+// request has what a response needs.
+func (l *Layer) answerBad(in *Inbound, err error) {
+	req := in.Msg.(*sip.Request)
+	if len(req.Via()) == 0 || req.CallID() == "" {
+		return
+	}
+	code, reason := sip.StatusForError(err)
+	_ = l.Respond(in, sip.NewResponse(req, code, reason))
+}
+
+// isKeepAlive reports a datagram made only of CR and LF.
+func isKeepAlive(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// fillReceived applies RFC 3261 §18.2.1 and RFC 3581 §4 to a request that
+// arrived from src: received= when the topmost Via's sent-by host is not
+// src's address, rport=<port> when the Via asks for it with a bare rport.
+func fillReceived(req *sip.Request, src netip.AddrPort) {
+	v, ok := req.TopVia()
+	if !ok {
+		return
+	}
+	p := v.Params
+	changed := false
+	if h, err := netip.ParseAddr(v.Host); err != nil || h.Unmap() != src.Addr() {
+		p = p.With("received", src.Addr().String())
+		changed = true
+	}
+	if rp, present := v.Params.Get("rport"); present && rp == "" {
+		p = p.With("rport", strconv.Itoa(int(src.Port())))
+		changed = true
+	}
+	if !changed {
+		return
+	}
+	v.Params = p
+	req.RemoveFirst("Via")
+	req.Insert("Via", v.String())
+}
+
+func (l *Layer) accept(ln net.Listener) {
+	defer l.wg.Done()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.log.Warn("sip transport: accept", "err", err)
+			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
+			continue
+		}
+		l.adopt(c, TCP)
+	}
+}
+
+// streamConn is one TCP connection with its writer lock.
+type streamConn struct {
+	l      *Layer
+	c      net.Conn
+	key    Addr
+	local  netip.AddrPort
+	wmu    sync.Mutex
+	closed chan struct{}
+	once   sync.Once
+}
+
+// adopt registers a connection (accepted or dialled) and starts reading it.
+func (l *Layer) adopt(c net.Conn, transport string) *streamConn {
+	remote := unmap(c.RemoteAddr().(*net.TCPAddr).AddrPort())
+	sc := &streamConn{l: l, c: c, key: Addr{Transport: transport, AddrPort: remote},
+		local: unmap(c.LocalAddr().(*net.TCPAddr).AddrPort()), closed: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		c.Close()
+		return nil
+	}
+	// A newer connection to the same peer replaces the older in the table;
+	// the older keeps serving what it carries until it ends.
+	l.conns[sc.key] = sc
+	l.all[sc] = struct{}{}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go sc.read()
+	return sc
+}
+
+func (sc *streamConn) read() {
+	l := sc.l
+	defer l.wg.Done()
+	p := sip.NewParserLimits(idleReader{sc}, l.limits)
+	var cause error
+	for {
+		m, err := p.ReadMessage()
+		if err == nil {
+			l.deliver(&Inbound{Msg: m, Transport: sc.key.Transport, Local: sc.local, Remote: sc.key.AddrPort, conn: sc},
+				Event{Transport: sc.key.Transport, Local: sc.local, Remote: sc.key.AddrPort, Msg: m})
+			continue
+		}
+		if errors.Is(err, sip.ErrPing) {
+			sc.write([]byte("\r\n")) // RFC 5626 §4.4.1 pong
+			continue
+		}
+		var pe *sip.ParseError
+		if errors.As(err, &pe) {
+			l.drop(Event{Transport: sc.key.Transport, Local: sc.local, Remote: sc.key.AddrPort}, err)
+			if req, ok := pe.Partial.(*sip.Request); ok && req.Method != sip.MethodAck {
+				l.answerBad(&Inbound{Msg: req, Transport: sc.key.Transport, Local: sc.local, Remote: sc.key.AddrPort, conn: sc}, err)
+			}
+			if p.Err() == nil {
+				continue // the bad message was skipped; the stream is in step
+			}
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			cause = err
+		}
+		break
+	}
+	sc.close(cause)
+}
+
+// idleReader applies the idle timeout to every read.
+type idleReader struct{ sc *streamConn }
+
+func (r idleReader) Read(b []byte) (int, error) {
+	if d := r.sc.l.cfg.IdleTimeout; d > 0 {
+		_ = r.sc.c.SetReadDeadline(time.Now().Add(d))
+	}
+	return r.sc.c.Read(b)
+}
+
+func (sc *streamConn) write(b []byte) error {
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	_, err := sc.c.Write(b)
+	return err
+}
+
+func (sc *streamConn) close(cause error) {
+	sc.once.Do(func() {
+		sc.c.Close()
+		close(sc.closed)
+		l := sc.l
+		l.mu.Lock()
+		if l.conns[sc.key] == sc {
+			delete(l.conns, sc.key)
+		}
+		delete(l.all, sc)
+		l.mu.Unlock()
+		if l.cfg.ConnClosed != nil {
+			l.cfg.ConnClosed(sc.key, cause)
+		}
+	})
+}
+
+// Send sends a message to an address: over the UDP listener's socket, or
+// over a TCP connection to that address, reusing one that is open and
+// connecting otherwise.
+func (l *Layer) Send(ctx context.Context, to Addr, m sip.Message) error {
+	data := m.AppendTo(nil)
+	switch strings.ToUpper(to.Transport) {
+	case UDP:
+		return l.sendUDP(to.AddrPort, m, data)
+	case TCP:
+		sc, err := l.conn(ctx, to)
+		if err != nil {
+			return err
+		}
+		return l.sendStream(sc, m, data)
+	}
+	return fmt.Errorf("%w: %q", ErrUnsupportedTransport, to.Transport)
+}
+
+func (l *Layer) sendUDP(to netip.AddrPort, m sip.Message, data []byte) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	var c *net.UDPConn
+	for _, u := range l.udp {
+		la := u.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
+		if la.Is4() == to.Addr().Unmap().Is4() || la.IsUnspecified() {
+			c = u
+			break
+		}
+	}
+	l.mu.Unlock()
+	if c == nil {
+		return ErrNoListener
+	}
+	if _, err := c.WriteToUDPAddrPort(data, to); err != nil {
+		return err
+	}
+	if t := l.cfg.Trace; t != nil && t.Sent != nil {
+		t.Sent(Event{Transport: UDP, Local: c.LocalAddr().(*net.UDPAddr).AddrPort(), Remote: to, Msg: m, Data: data})
+	}
+	return nil
+}
+
+func (l *Layer) sendStream(sc *streamConn, m sip.Message, data []byte) error {
+	if err := sc.write(data); err != nil {
+		sc.close(err)
+		return err
+	}
+	if t := l.cfg.Trace; t != nil && t.Sent != nil {
+		t.Sent(Event{Transport: sc.key.Transport, Local: sc.local, Remote: sc.key.AddrPort, Msg: m, Data: data})
+	}
+	return nil
+}
+
+// conn returns an open connection to to, dialling one if needed.
+func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
+	to.Transport = strings.ToUpper(to.Transport)
+	to.AddrPort = unmap(to.AddrPort)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	sc := l.conns[to]
+	l.mu.Unlock()
+	if sc != nil {
+		return sc, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, l.cfg.DialTimeout)
+		defer cancel()
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", to.AddrPort.String())
+	if err != nil {
+		return nil, err
+	}
+	sc = l.adopt(c, to.Transport)
+	if sc == nil {
+		return nil, ErrClosed
+	}
+	return sc, nil
+}
+
+// Respond sends a response to the request in as RFC 3261 §18.2.2 and RFC
+// 3581 §4 route it: over the connection the request arrived on while it is
+// open; otherwise for TCP to the received address (or sent-by host) and the
+// sent-by port, and for UDP to the source address and port when the request
+// asked for rport, else to the received address and the sent-by port.
+func (l *Layer) Respond(in *Inbound, res *sip.Response) error {
+	if in.conn != nil {
+		select {
+		case <-in.conn.closed:
+		default:
+			return l.sendStream(in.conn, res, res.AppendTo(nil))
+		}
+	}
+	v, ok := res.TopVia()
+	if !ok {
+		return errors.New("transport: response without Via")
+	}
+	to := responseTarget(v, in)
+	return l.Send(context.Background(), to, res)
+}
+
+func responseTarget(v sip.Via, in *Inbound) Addr {
+	transport := strings.ToUpper(v.Transport)
+	port := uint16(v.Port)
+	if port == 0 {
+		port = 5060
+	}
+	ip := in.Remote.Addr()
+	if r, err := netip.ParseAddr(v.Received()); err == nil {
+		ip = r
+	} else if h, err := netip.ParseAddr(v.Host); err == nil && in.Remote == (netip.AddrPort{}) {
+		ip = h
+	}
+	if rp, present := v.RPort(); present && transport == UDP {
+		if rp != 0 {
+			port = uint16(rp)
+		} else if in.Remote.IsValid() {
+			port = in.Remote.Port()
+		}
+	}
+	return Addr{Transport: transport, AddrPort: netip.AddrPortFrom(ip, port)}
+}
+
+// Close closes every listener and connection and waits for their
+// goroutines to end.
+func (l *Layer) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	udp, lns := l.udp, l.listeners
+	conns := make([]*streamConn, 0, len(l.all))
+	for sc := range l.all {
+		conns = append(conns, sc)
+	}
+	l.mu.Unlock()
+	for _, c := range udp {
+		c.Close()
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	for _, sc := range conns {
+		sc.close(nil)
+	}
+	l.wg.Wait()
+	return nil
+}
