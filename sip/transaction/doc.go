@@ -1,0 +1,18 @@
+// Package transaction implements SIP transactions (RFC 3261 §17): the
+// state machines that carry a request and its responses across an
+// unreliable network with retransmissions and timeouts.
+//
+// It implements the four state machines: INVITE client (§17.1.1, Timers
+// A, B, D, with RFC 6026's Accepted state and Timer M), non-INVITE client
+// (§17.1.2, Timers E, F, K), INVITE server (§17.2.1, Timers G, H, I, with
+// Accepted and Timer L) and non-INVITE server (§17.2.2, Timer J); the ACK
+// for a failure response built by the transaction (§17.1.1.3); matching of
+// responses (§17.1.3) and of requests, ACK and CANCEL (§17.2.3, §9.2) by
+// RFC 3261 branch and sent-by. T1, T2 and T4 are configured per Layer.
+// The RFC 2543 fallback (requests without a z9hG4bK branch) is not done
+// yet: such requests are refused with ErrNoBranch.
+//
+// Every timer runs on the Layer's sched.Scheduler: no goroutine and no
+// time.Timer per transaction. With a fake clock, a test advances protocol
+// time in microseconds.
+package transaction
