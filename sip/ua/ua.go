@@ -1,0 +1,347 @@
+package ua
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sipua-go/sipua/internal/clock"
+	"github.com/sipua-go/sipua/internal/sched"
+	"github.com/sipua-go/sipua/sip"
+	"github.com/sipua-go/sipua/sip/auth"
+	"github.com/sipua-go/sipua/sip/transaction"
+	"github.com/sipua-go/sipua/sip/transport"
+)
+
+// Config configures a UA. The zero value of every field is documented.
+type Config struct {
+	// Listen lists where to receive, as "udp:127.0.0.1:5060" or
+	// "tcp:127.0.0.1:5060" (port 0 picks one). Zero: "udp:127.0.0.1:0".
+	Listen []string
+	// UserAgent is sent as User-Agent in requests and Server in responses.
+	// Zero: "sipua".
+	UserAgent string
+	// Timers are T1, T2 and T4. Zero: RFC 3261's 500 ms, 4 s, 5 s.
+	Timers transaction.Config
+	// Clock drives every timer. Zero: the system clock.
+	Clock clock.Clock
+	// Limits bounds every message received. Zero: sip's defaults.
+	Limits sip.Limits
+	// Logger receives what goes wrong; nil discards it.
+	Logger *slog.Logger
+	// Trace sees every message sent, received and dropped; nil sees none.
+	Trace *transport.Trace
+	// Credentials answers digest challenges to requests sent with Do.
+	// Nil: a 401 or 407 is returned as a *StatusError.
+	Credentials func(realm string) (auth.Credentials, bool)
+	// Supported lists the option tags this UA supports, for Supported in
+	// OPTIONS answers and for checking Require (420). Zero: none.
+	Supported []string
+}
+
+// UA is a SIP user agent core.
+type UA struct {
+	cfg   Config
+	log   *slog.Logger
+	sched *sched.Scheduler
+	tp    *transport.Layer
+	tx    *transaction.Layer
+	auth  auth.Client
+	addrs []transport.Addr
+
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// New starts a UA listening on cfg.Listen.
+func New(cfg Config) (*UA, error) {
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []string{"udp:127.0.0.1:0"}
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "sipua"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	u := &UA{cfg: cfg, log: cfg.Logger, handlers: make(map[string]Handler)}
+	if u.log == nil {
+		u.log = slog.New(slog.DiscardHandler)
+	}
+	u.sched = sched.New(cfg.Clock, sched.WithLogger(u.log))
+	u.tp = transport.New(transport.Config{Limits: cfg.Limits, Logger: cfg.Logger, Trace: cfg.Trace}, u.receive)
+	u.tx = transaction.New(cfg.Timers, u.sched, u.tp)
+	for _, l := range cfg.Listen {
+		network, addr, ok := strings.Cut(l, ":")
+		if !ok {
+			u.tp.Close()
+			u.sched.Close()
+			return nil, fmt.Errorf("ua: bad listen address %q (want udp:host:port or tcp:host:port)", l)
+		}
+		var ap netip.AddrPort
+		var err error
+		switch strings.ToLower(network) {
+		case "udp":
+			ap, err = u.tp.ListenUDP(addr)
+		case "tcp":
+			ap, err = u.tp.ListenTCP(addr)
+		default:
+			err = fmt.Errorf("ua: unsupported transport %q", network)
+		}
+		if err != nil {
+			u.tp.Close()
+			u.sched.Close()
+			return nil, err
+		}
+		u.addrs = append(u.addrs, transport.Addr{Transport: strings.ToUpper(network), AddrPort: ap})
+	}
+	return u, nil
+}
+
+// Addrs returns the addresses the UA listens on.
+func (u *UA) Addrs() []transport.Addr { return append([]transport.Addr(nil), u.addrs...) }
+
+// Close stops receiving, closes every socket and stops the timers. Handlers
+// still running are waited for until ctx is done.
+func (u *UA) Close(ctx context.Context) error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	u.mu.Unlock()
+	err := u.tp.Close()
+	done := make(chan struct{})
+	go func() { u.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	u.sched.Close()
+	return err
+}
+
+// localAddr returns the listening address for a transport.
+func (u *UA) localAddr(t string) (transport.Addr, bool) {
+	for _, a := range u.addrs {
+		if strings.EqualFold(a.Transport, t) {
+			return a, true
+		}
+	}
+	return transport.Addr{}, false
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// StatusError is a final non-2xx response to a request sent with Do.
+type StatusError struct {
+	Response *sip.Response
+}
+
+func (e *StatusError) Error() string {
+	return "sip: " + strconv.Itoa(e.Response.StatusCode) + " " + e.Response.Reason
+}
+
+// StatusCode returns the response's status code.
+func (e *StatusError) StatusCode() int { return e.Response.StatusCode }
+
+// RetryAfter returns the delay the server advised (Retry-After), if any.
+func (e *StatusError) RetryAfter() (time.Duration, bool) {
+	ra, err := e.Response.RetryAfter()
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(ra.Seconds) * time.Second, true
+}
+
+// Temporary reports a failure worth retrying later: 408, 480, 486, 491,
+// 409, and 500/503 with Retry-After.
+func (e *StatusError) Temporary() bool {
+	switch e.Response.StatusCode {
+	case 408, 409, 480, 486, 491:
+		return true
+	case 500, 503:
+		_, ok := e.RetryAfter()
+		return ok
+	}
+	return false
+}
+
+// Target is where Do sends a request: the address and transport.
+type Target = transport.Addr
+
+// Do sends an out-of-dialog non-INVITE request and waits for its final
+// response. It fills what the request lacks (a topmost Via with a new
+// branch and rport, Max-Forwards, Call-ID, CSeq, a From tag, User-Agent);
+// sends it to to, or when to is zero to the host and port of the first
+// Route or else of the Request-URI; answers 401/407 with cfg.Credentials
+// (a new CSeq and branch for each retry). It returns the 2xx response, a
+// *StatusError for any other final response, a *transaction.TimeoutError
+// (Timeout() is true) when no final response came, or ctx's error.
+func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response, error) {
+	if req.Method == sip.MethodInvite || req.Method == sip.MethodAck {
+		return nil, errors.New("ua: INVITE and ACK belong to a dialog, not Do")
+	}
+	if to == (Target{}) {
+		var err error
+		if to, err = targetOf(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	local, ok := u.localAddr(to.Transport)
+	if !ok {
+		return nil, fmt.Errorf("ua: no %s listener", to.Transport)
+	}
+	u.complete(req, local)
+	u.auth.Reauthorize(req)
+	for attempt := 0; ; attempt++ {
+		c, err := u.tx.Request(ctx, req, to)
+		if err != nil {
+			return nil, err
+		}
+		res, err := waitFinal(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case res.StatusCode < 300:
+			return res, nil
+		case (res.StatusCode == 401 || res.StatusCode == 407) && u.cfg.Credentials != nil && attempt < 4:
+			realm := challengeRealm(res)
+			cred, ok := u.cfg.Credentials(realm)
+			if !ok {
+				return res, &StatusError{Response: res}
+			}
+			if err := u.auth.Authorize(req, res, cred); err != nil {
+				return res, errors.Join(&StatusError{Response: res}, err)
+			}
+			// §8.1.3.5: the retry is a new transaction with CSeq + 1.
+			cs := req.CSeq()
+			req.Set("CSeq", sip.CSeq{Seq: cs.Seq + 1, Method: cs.Method}.String())
+			u.newBranch(req, local)
+		default:
+			return res, &StatusError{Response: res}
+		}
+	}
+}
+
+func challengeRealm(res *sip.Response) string {
+	chs, err := res.WWWAuthenticate()
+	if err != nil {
+		chs, _ = res.ProxyAuthenticate()
+	}
+	if len(chs) > 0 {
+		return chs[0].Get("realm")
+	}
+	return ""
+}
+
+func waitFinal(ctx context.Context, c *transaction.Client) (*sip.Response, error) {
+	for {
+		select {
+		case res := <-c.Responses():
+			if res.StatusCode >= 200 {
+				return res, nil
+			}
+		case <-c.Done():
+			select {
+			case res := <-c.Responses():
+				if res.StatusCode >= 200 {
+					return res, nil
+				}
+			default:
+			}
+			if err := c.Err(); err != nil {
+				return nil, err
+			}
+			return nil, transaction.ErrTerminated
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// complete fills in what RFC 3261 §8.1.1 requires and the request lacks.
+func (u *UA) complete(req *sip.Request, local transport.Addr) {
+	if len(req.Via()) == 0 {
+		u.newBranch(req, local)
+	}
+	if _, ok := req.MaxForwards(); !ok {
+		req.Set("Max-Forwards", "70")
+	}
+	if req.CallID() == "" {
+		req.Set("Call-ID", randomToken(12)+"@"+local.AddrPort.Addr().String())
+	}
+	if req.CSeq().Method == "" {
+		req.Set("CSeq", sip.CSeq{Seq: 1, Method: req.Method}.String())
+	}
+	if !req.Has("From") {
+		req.Set("From", "<sip:anonymous@anonymous.invalid>;tag="+randomToken(6))
+	} else if req.From().Tag() == "" {
+		req.Set("From", req.Get("From")+";tag="+randomToken(6))
+	}
+	if !req.Has("To") {
+		req.Set("To", "<"+req.URI.String()+">")
+	}
+	if !req.Has("User-Agent") {
+		req.Set("User-Agent", u.cfg.UserAgent)
+	}
+}
+
+// newBranch replaces the topmost Via with ours and a fresh branch.
+func (u *UA) newBranch(req *sip.Request, local transport.Addr) {
+	v := sip.Via{Transport: local.Transport, Host: local.AddrPort.Addr().String(), Port: int(local.AddrPort.Port()),
+		Params: sip.Params("branch=z9hG4bK" + randomToken(10) + ";rport")}
+	if len(req.Via()) > 0 {
+		req.RemoveFirst("Via")
+	}
+	req.Insert("Via", v.String())
+}
+
+// targetOf finds where a request goes: the first Route (loose routing) or
+// the Request-URI; transport from its transport parameter (UDP by
+// default); port 5060 by default. Host names are resolved to an address
+// (A/AAAA; RFC 3263 NAPTR/SRV come with the resolver).
+func targetOf(ctx context.Context, req *sip.Request) (Target, error) {
+	uri := req.URI
+	if routes, err := req.Route(); err == nil && len(routes) > 0 {
+		uri = routes[0].URI
+	}
+	if !uri.IsSIP() {
+		return Target{}, fmt.Errorf("ua: cannot send to a %s URI", uri.Scheme)
+	}
+	t := strings.ToUpper(uri.Params.Value("transport"))
+	if t == "" {
+		t = transport.UDP
+	}
+	port := uri.Port
+	if port == 0 {
+		port = 5060
+	}
+	ip, err := netip.ParseAddr(uri.Host)
+	if err != nil {
+		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", uri.Host)
+		if err != nil || len(ips) == 0 {
+			return Target{}, fmt.Errorf("ua: resolving %s: %w", uri.Host, err)
+		}
+		ip = ips[0]
+	}
+	return Target{Transport: t, AddrPort: netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
+}

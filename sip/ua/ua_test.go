@@ -1,0 +1,216 @@
+package ua
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sipua-go/sipua/sip"
+	"github.com/sipua-go/sipua/sip/auth"
+	"github.com/sipua-go/sipua/sip/transaction"
+)
+
+func newUA(t *testing.T, cfg Config) *UA {
+	t.Helper()
+	u, err := New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = u.Close(context.Background()) })
+	return u
+}
+
+func request(t *testing.T, method string, to *UA, transport string) (*sip.Request, Target) {
+	t.Helper()
+	addr, ok := to.localAddr(transport)
+	require.True(t, ok)
+	uri, err := sip.ParseURI("sip:bob@" + addr.AddrPort.String())
+	require.NoError(t, err)
+	req := sip.NewRequest(method, uri)
+	req.Set("From", "<sip:alice@example.test>")
+	req.Set("To", "<sip:bob@example.test>")
+	return req, addr
+}
+
+func TestOptionsBuiltinAndHandlers(t *testing.T) {
+	srv := newUA(t, Config{Supported: []string{"timer"}})
+	var got string
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		got = string(r.Body())
+		require.NoError(t, w.Respond(w.NewResponse(202, "")))
+	})
+	cli := newUA(t, Config{})
+
+	req, to := request(t, "OPTIONS", srv, "UDP")
+	res, err := cli.Do(context.Background(), req, to)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, []string{"MESSAGE", "OPTIONS"}, res.Allow())
+	assert.Equal(t, []string{"timer"}, res.Supported())
+	assert.NotEmpty(t, res.To().Tag(), "a final response carries a To tag")
+	assert.Equal(t, "sipua", res.Server())
+
+	msg, to := request(t, "MESSAGE", srv, "UDP")
+	msg.Set("Content-Type", "text/plain")
+	msg.SetBody([]byte("hello"))
+	res, err = cli.Do(context.Background(), msg, to)
+	require.NoError(t, err)
+	assert.Equal(t, 202, res.StatusCode)
+	assert.Equal(t, "hello", got)
+	v, _ := msg.TopVia()
+	assert.True(t, strings.HasPrefix(v.Branch(), "z9hG4bK"))
+	assert.NotEmpty(t, msg.CallID())
+	assert.NotEmpty(t, msg.From().Tag())
+}
+
+func TestBuiltinRefusals(t *testing.T) {
+	srv := newUA(t, Config{})
+	cli := newUA(t, Config{})
+	var se *StatusError
+
+	req, to := request(t, "PUBLISH", srv, "UDP")
+	_, err := cli.Do(context.Background(), req, to)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 405, se.StatusCode())
+	assert.Equal(t, []string{"OPTIONS"}, se.Response.Allow())
+
+	req, to = request(t, "OPTIONS", srv, "UDP")
+	req.Set("Require", "foo, bar")
+	_, err = cli.Do(context.Background(), req, to)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 420, se.StatusCode())
+	assert.Equal(t, []string{"foo", "bar"}, se.Response.Unsupported())
+
+	req, to = request(t, "BYE", srv, "UDP")
+	req.Set("To", "<sip:bob@example.test>;tag=nodialog")
+	_, err = cli.Do(context.Background(), req, to)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 481, se.StatusCode())
+	assert.False(t, se.Temporary())
+}
+
+func TestHandlerThatDoesNotAnswerGets500(t *testing.T) {
+	srv := newUA(t, Config{})
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {})
+	srv.HandleFunc("INFO", func(w ResponseWriter, r *Request) { panic("boom") })
+	cli := newUA(t, Config{})
+	for _, m := range []string{"MESSAGE", "INFO"} {
+		req, to := request(t, m, srv, "UDP")
+		_, err := cli.Do(context.Background(), req, to)
+		var se *StatusError
+		require.ErrorAs(t, err, &se, m)
+		assert.Equal(t, 500, se.StatusCode(), m)
+	}
+}
+
+func TestDigestChallengeAnswered(t *testing.T) {
+	srv := newUA(t, Config{})
+	as, err := auth.NewServer(auth.ServerConfig{Realm: "example.test"})
+	require.NoError(t, err)
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		res := as.Verify(r.Request, func(user, realm string) (string, bool) { return "alice123", user == "alice" })
+		if !res.OK() {
+			ch := w.NewResponse(401, "")
+			as.Challenge(ch, res.Reason == auth.ReasonStale)
+			require.NoError(t, w.Respond(ch))
+			return
+		}
+		require.NoError(t, w.Respond(w.NewResponse(200, "")))
+	})
+
+	good := newUA(t, Config{Credentials: func(realm string) (auth.Credentials, bool) {
+		return auth.Credentials{Username: "alice", Password: "alice123"}, realm == "example.test"
+	}})
+	req, to := request(t, "MESSAGE", srv, "UDP")
+	res, err := good.Do(context.Background(), req, to)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, uint32(2), req.CSeq().Seq, "the retry used CSeq + 1")
+
+	bad := newUA(t, Config{Credentials: func(string) (auth.Credentials, bool) {
+		return auth.Credentials{Username: "alice", Password: "wrong"}, true
+	}})
+	req, to = request(t, "MESSAGE", srv, "UDP")
+	_, err = bad.Do(context.Background(), req, to)
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 401, se.StatusCode())
+	assert.ErrorIs(t, err, auth.ErrAuthFailed)
+
+	none := newUA(t, Config{})
+	req, to = request(t, "MESSAGE", srv, "UDP")
+	_, err = none.Do(context.Background(), req, to)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 401, se.StatusCode())
+}
+
+func TestDoTimesOut(t *testing.T) {
+	cli := newUA(t, Config{Timers: transaction.Config{T1: 5 * time.Millisecond}})
+	dead := newUA(t, Config{})
+	req, to := request(t, "OPTIONS", dead, "UDP")
+	require.NoError(t, dead.Close(context.Background())) // nothing answers there now
+	start := time.Now()
+	_, err := cli.Do(context.Background(), req, to)
+	var te interface{ Timeout() bool }
+	require.True(t, errors.As(err, &te), "%v", err)
+	assert.True(t, te.Timeout())
+	assert.Less(t, time.Since(start), 5*time.Second, "Timer F is 64·T1 = 320 ms")
+}
+
+func TestDoOverTCPAndContext(t *testing.T) {
+	srv := newUA(t, Config{Listen: []string{"tcp:127.0.0.1:0"}})
+	release := make(chan struct{})
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		<-release
+		_ = w.Respond(w.NewResponse(200, ""))
+	})
+	cli := newUA(t, Config{Listen: []string{"tcp:127.0.0.1:0"}})
+	req, to := request(t, "OPTIONS", srv, "TCP")
+	res, err := cli.Do(context.Background(), req, to)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, to = request(t, "MESSAGE", srv, "TCP")
+	_, err = cli.Do(ctx, req, to)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	close(release)
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	srv, err := New(Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}})
+	require.NoError(t, err)
+	cli, err := New(Config{Listen: []string{"tcp:127.0.0.1:0"}})
+	require.NoError(t, err)
+	req, to := request(t, "OPTIONS", srv, "TCP")
+	_, err = cli.Do(context.Background(), req, to)
+	require.NoError(t, err)
+	require.NoError(t, cli.Close(context.Background()))
+	require.NoError(t, srv.Close(context.Background()))
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), base)
+}
+
+func TestStatusErrorTemporary(t *testing.T) {
+	req, _ := sip.ParseMessage([]byte("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"))
+	r := req.(*sip.Request)
+	for code, want := range map[int]bool{408: true, 409: true, 480: true, 486: true, 491: true, 500: false, 503: false, 404: false} {
+		assert.Equal(t, want, (&StatusError{Response: sip.NewResponse(r, code, "")}).Temporary(), code)
+	}
+	res := sip.NewResponse(r, 503, "")
+	res.Set("Retry-After", "30")
+	e := &StatusError{Response: res}
+	assert.True(t, e.Temporary())
+	d, ok := e.RetryAfter()
+	assert.True(t, ok)
+	assert.Equal(t, 30*time.Second, d)
+}
