@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the third-party SIP peers the interop tests run against, from
-# Debian's packages: sip-tester (SIPp). Idempotent and quiet: when every
+# Debian's packages: sip-tester (SIPp), kamailio with its sqlite module, and
+# sqlite3 (to create the registrar's database). Idempotent and quiet: when every
 # package is there it returns at once without touching apt. Fails loudly
 # (non-zero, with apt's output) when a package cannot be installed.
 set -euo pipefail
 
-PKGS=(sip-tester)
+PKGS=(sip-tester kamailio kamailio-sqlite-modules sqlite3)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -31,5 +32,5 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$lo
   $SUDO apt-get update -qq >>"$log" 2>&1 || true
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }
 fi
-command -v sipp >/dev/null || { echo "install-peers: sipp missing after install" >&2; exit 1; }
+for b in sipp kamailio kamcmd sqlite3; do command -v "$b" >/dev/null || { echo "install-peers: $b missing after install" >&2; exit 1; }; done
 echo "install-peers: $(sipp -v 2>&1 | grep -o 'SIPp v[^ ]*' | head -n1)"
