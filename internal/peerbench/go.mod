@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/emiago/sipgo v1.7.2
 	github.com/sipua-go/sipua v0.0.0
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -12,6 +13,8 @@ require (
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.3.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/icholy/digest v1.2.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sync v0.16.0 // indirect
 	golang.org/x/sys v0.24.0 // indirect
 )

@@ -65,6 +65,9 @@ var (
 	ErrTerminated = errors.New("transaction: terminated")
 	// ErrBadResponse: a response a server transaction cannot send in its state.
 	ErrBadResponse = errors.New("transaction: response not allowed in this state")
+	// ErrConnClosed: the stream connection a transaction used closed
+	// before its final response.
+	ErrConnClosed = errors.New("transaction: connection closed")
 	// ErrNoBranch: requests need an RFC 3261 branch (z9hG4bK...) in their
 	// topmost Via to be carried by a transaction.
 	ErrNoBranch = errors.New("transaction: topmost Via has no RFC 3261 branch")
@@ -103,6 +106,40 @@ func New(cfg Config, sc *sched.Scheduler, s Sender) *Layer {
 	return &Layer{cfg: cfg.withDefaults(), sched: sc, send: s,
 		clients: make(map[string]*Client), servers: make(map[string]*Server),
 		invClients: make(map[string]*InviteClient), invServers: make(map[string]*InviteServer)}
+}
+
+// ConnClosed fails at once every client transaction sent over a stream
+// connection to remote that has ended (RFC 3261 §17.1.4: a transport error
+// is reported to the TU) instead of leaving it to Timer B or F. Give it to
+// transport.Config.ConnClosed. err may be nil for a clean close.
+func (l *Layer) ConnClosed(remote transport.Addr, err error) {
+	if err == nil {
+		err = ErrConnClosed
+	}
+	l.mu.Lock()
+	var cs []*Client
+	var ics []*InviteClient
+	for _, c := range l.clients {
+		if c.reliable && c.to == remote {
+			cs = append(cs, c)
+		}
+	}
+	for _, c := range l.invClients {
+		if c.reliable && c.to == remote {
+			ics = append(ics, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range cs {
+		if st := c.State(); st == Trying || st == Proceeding {
+			c.terminate(err)
+		}
+	}
+	for _, c := range ics {
+		if st := c.State(); st == Calling || st == Proceeding {
+			c.terminate(err)
+		}
+	}
 }
 
 // Len returns the number of live client and server transactions.

@@ -258,3 +258,27 @@ func TestManyTimeoutsOnTheFakeClock(t *testing.T) {
 	}
 	assert.Less(t, time.Since(start), 5*time.Second)
 }
+
+// A broken connection fails the transactions that used it at once.
+func TestConnClosedFailsTransactions(t *testing.T) {
+	l, _, _ := setup(t)
+	c, err := l.Request(context.Background(), newRequest(t, "MESSAGE", "z9hG4bKcc1"), tcpPeer)
+	require.NoError(t, err)
+	ic, err := l.Invite(context.Background(), newRequest(t, "INVITE", "z9hG4bKcc2"), tcpPeer)
+	require.NoError(t, err)
+	other, err := l.Request(context.Background(), newRequest(t, "MESSAGE", "z9hG4bKcc3"), udpPeer)
+	require.NoError(t, err)
+
+	l.ConnClosed(tcpPeer, errors.New("connection reset by peer"))
+	<-c.Done()
+	<-ic.Done()
+	assert.EqualError(t, c.Err(), "connection reset by peer")
+	assert.EqualError(t, ic.Err(), "connection reset by peer")
+	assert.Equal(t, Trying, other.State(), "a transaction over another transport is untouched")
+
+	c2, err := l.Request(context.Background(), newRequest(t, "MESSAGE", "z9hG4bKcc4"), tcpPeer)
+	require.NoError(t, err)
+	l.ConnClosed(tcpPeer, nil)
+	<-c2.Done()
+	assert.ErrorIs(t, c2.Err(), ErrConnClosed)
+}

@@ -80,7 +80,9 @@ func New(cfg Config) (*UA, error) {
 		u.log = slog.New(slog.DiscardHandler)
 	}
 	u.sched = sched.New(cfg.Clock, sched.WithLogger(u.log))
-	u.tp = transport.New(transport.Config{Limits: cfg.Limits, Logger: cfg.Logger, Trace: cfg.Trace}, u.receive)
+	u.tp = transport.New(transport.Config{Limits: cfg.Limits, Logger: cfg.Logger, Trace: cfg.Trace,
+		// A broken connection fails its transactions at once (§17.1.4).
+		ConnClosed: func(a transport.Addr, err error) { u.tx.ConnClosed(a, err) }}, u.receive)
 	u.tx = transaction.New(cfg.Timers, u.sched, u.tp)
 	for _, l := range cfg.Listen {
 		network, addr, ok := strings.Cut(l, ":")
@@ -210,6 +212,14 @@ func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response
 		return nil, fmt.Errorf("ua: no %s listener", to.Transport)
 	}
 	u.complete(req, local)
+	// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU (1,500)
+	// goes over a congestion-controlled transport when the UA has one.
+	if strings.EqualFold(to.Transport, transport.UDP) && len(req.AppendTo(nil)) > 1300 {
+		if tcp, ok := u.localAddr(transport.TCP); ok {
+			to.Transport, local = transport.TCP, tcp
+			u.newBranch(req, local)
+		}
+	}
 	u.auth.Reauthorize(req)
 	for attempt := 0; ; attempt++ {
 		c, err := u.tx.Request(ctx, req, to)

@@ -3,6 +3,7 @@ package ua
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -213,4 +214,59 @@ func TestStatusErrorTemporary(t *testing.T) {
 	d, ok := e.RetryAfter()
 	assert.True(t, ok)
 	assert.Equal(t, 30*time.Second, d)
+}
+
+// A request over 1,300 bytes goes over TCP (RFC 3261 §18.1.1).
+func TestLargeRequestSwitchesToTCP(t *testing.T) {
+	srv := newUA(t, Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}})
+	via := make(chan string, 2)
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		v, _ := r.TopVia()
+		via <- v.Transport + " " + r.Source.Transport
+		_ = w.Respond(w.NewResponse(200, ""))
+	})
+	cli := newUA(t, Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}})
+	udp, _ := srv.localAddr("UDP")
+	tcp, _ := srv.localAddr("TCP")
+
+	small, _ := request(t, "MESSAGE", srv, "UDP")
+	small.SetBody([]byte("short"))
+	_, err := cli.Do(context.Background(), small, udp)
+	require.NoError(t, err)
+	assert.Equal(t, "UDP UDP", <-via)
+
+	big, _ := request(t, "MESSAGE", srv, "UDP")
+	big.SetBody([]byte(strings.Repeat("x", 1400)))
+	// The server's TCP port differs from its UDP port here; a real target
+	// listens on both at one port. Point UDP at the TCP port's number.
+	to := Target{Transport: "UDP", AddrPort: tcp.AddrPort}
+	_, err = cli.Do(context.Background(), big, to)
+	require.NoError(t, err)
+	assert.Equal(t, "TCP TCP", <-via)
+}
+
+// A TCP peer that drops the connection fails Do at once, not after Timer F.
+func TestBrokenConnectionFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 1)
+			_, _ = c.Read(buf) // the request starts arriving: hang up
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	cli := newUA(t, Config{Listen: []string{"tcp:127.0.0.1:0"}})
+	uri, _ := sip.ParseURI("sip:bob@" + ln.Addr().String() + ";transport=tcp")
+	req := sip.NewRequest("OPTIONS", uri)
+	start := time.Now()
+	_, err = cli.Do(context.Background(), req, Target{})
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 5*time.Second, "not Timer F (32 s)")
 }
