@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +39,25 @@ func need(t *testing.T, name, pkg string) string {
 type kamailio struct {
 	port int
 	ctl  string
-	log  *bytes.Buffer
+	log  *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startKamailio(t *testing.T) *kamailio {
@@ -63,7 +82,7 @@ func startKamailio(t *testing.T) *kamailio {
 	out, err := sq.CombinedOutput()
 	require.NoError(t, err, "sqlite3: %s", out)
 
-	k := &kamailio{port: freeUDPPort(t), ctl: "unix:" + filepath.Join(dir, "ctl"), log: &bytes.Buffer{}}
+	k := &kamailio{port: freeUDPPort(t), ctl: "unix:" + filepath.Join(dir, "ctl"), log: &lockedBuffer{}}
 	cfg, _ := filepath.Abs(filepath.Join("kamailio", "registrar.cfg"))
 	cmd := exec.Command(bin, "-f", cfg, "-DD", "-E", "-P", filepath.Join(dir, "pid"), "-Y", dir,
 		"-A", "SIP_PORT="+strconv.Itoa(k.port),

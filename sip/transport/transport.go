@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 const (
 	UDP = "UDP"
 	TCP = "TCP"
+	TLS = "TLS"
 )
 
 // Errors.
@@ -35,11 +37,20 @@ var (
 
 // Addr is a transport address: a transport name and an IP address and port.
 type Addr struct {
-	Transport string // UDP or TCP
+	Transport string // UDP, TCP or TLS
 	AddrPort  netip.AddrPort
+	// Name is the host name the address was resolved from. TLS verifies the
+	// peer's certificate against it (against the IP address when empty). It
+	// plays no part in connection reuse.
+	Name string
 }
 
 func (a Addr) String() string { return a.Transport + ":" + a.AddrPort.String() }
+
+// key is the connection-reuse key: transport and address.
+func (a Addr) key() Addr {
+	return Addr{Transport: strings.ToUpper(a.Transport), AddrPort: unmap(a.AddrPort)}
+}
 
 // Inbound is a message received from the network.
 type Inbound struct {
@@ -82,6 +93,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Trace observes every message; nil observes nothing.
 	Trace *Trace
+	// TLS configures TLS: Certificates for ListenTLS, RootCAs (nil: the
+	// system roots) for connections this Layer opens. Verification is
+	// always on: a client connection checks the peer's certificate against
+	// Addr.Name or the IP address. Nil: no TLS listener can be opened and
+	// client connections use the system roots.
+	TLS *tls.Config
 	// ConnClosed, if set, is called when a stream connection ends, with
 	// the reason (nil for a clean close), so the transaction layer can fail
 	// at once every transaction that used it.
@@ -162,7 +179,29 @@ func (l *Layer) ListenTCP(addr string) (netip.AddrPort, error) {
 	l.listeners = append(l.listeners, ln)
 	l.wg.Add(1)
 	l.mu.Unlock()
-	go l.accept(ln)
+	go l.accept(ln, TCP)
+	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
+}
+
+// ListenTLS opens a TLS listener at addr with Config.TLS's certificates.
+func (l *Layer) ListenTLS(addr string) (netip.AddrPort, error) {
+	if l.cfg.TLS == nil || len(l.cfg.TLS.Certificates) == 0 && l.cfg.TLS.GetCertificate == nil {
+		return netip.AddrPort{}, errors.New("transport: ListenTLS needs Config.TLS with a certificate")
+	}
+	ln, err := tls.Listen("tcp", addr, l.cfg.TLS.Clone())
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		ln.Close()
+		return netip.AddrPort{}, ErrClosed
+	}
+	l.listeners = append(l.listeners, ln)
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go l.accept(ln, TLS)
 	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
 }
 
@@ -268,7 +307,7 @@ func fillReceived(req *sip.Request, src netip.AddrPort) {
 	req.Insert("Via", v.String())
 }
 
-func (l *Layer) accept(ln net.Listener) {
+func (l *Layer) accept(ln net.Listener, transport string) {
 	defer l.wg.Done()
 	for {
 		c, err := ln.Accept()
@@ -280,7 +319,7 @@ func (l *Layer) accept(ln net.Listener) {
 			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
 			continue
 		}
-		l.adopt(c, TCP)
+		l.adopt(c, transport)
 	}
 }
 
@@ -392,7 +431,7 @@ func (l *Layer) Send(ctx context.Context, to Addr, m sip.Message) error {
 	switch strings.ToUpper(to.Transport) {
 	case UDP:
 		return l.sendUDP(to.AddrPort, m, data)
-	case TCP:
+	case TCP, TLS:
 		sc, err := l.conn(ctx, to)
 		if err != nil {
 			return err
@@ -442,14 +481,13 @@ func (l *Layer) sendStream(sc *streamConn, m sip.Message, data []byte) error {
 
 // conn returns an open connection to to, dialling one if needed.
 func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
-	to.Transport = strings.ToUpper(to.Transport)
-	to.AddrPort = unmap(to.AddrPort)
+	key := to.key()
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil, ErrClosed
 	}
-	sc := l.conns[to]
+	sc := l.conns[key]
 	l.mu.Unlock()
 	if sc != nil {
 		return sc, nil
@@ -459,12 +497,28 @@ func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.DialTimeout)
 		defer cancel()
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", to.AddrPort.String())
+	var c net.Conn
+	var err error
+	if key.Transport == TLS {
+		cfg := &tls.Config{}
+		if l.cfg.TLS != nil {
+			cfg = l.cfg.TLS.Clone()
+		}
+		cfg.ServerName = to.Name
+		if cfg.ServerName == "" {
+			cfg.ServerName = key.AddrPort.Addr().String()
+		}
+		cfg.InsecureSkipVerify = false // verification is never off
+		d := tls.Dialer{Config: cfg}
+		c, err = d.DialContext(ctx, "tcp", key.AddrPort.String())
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", key.AddrPort.String())
+	}
 	if err != nil {
 		return nil, err
 	}
-	sc = l.adopt(c, to.Transport)
+	sc = l.adopt(c, key.Transport)
 	if sc == nil {
 		return nil, ErrClosed
 	}

@@ -70,7 +70,7 @@ func TestUDPRequestResponse(t *testing.T) {
 	// The client puts a host name in Via and asks for rport: the server
 	// must fill received and rport, and answer to the source port.
 	req := request(t, "OPTIONS", "SIP/2.0/UDP client.invalid:9;branch=z9hG4bK1;rport")
-	require.NoError(t, cli.Send(context.Background(), Addr{UDP, srvAddr}, req))
+	require.NoError(t, cli.Send(context.Background(), Addr{Transport: UDP, AddrPort: srvAddr}, req))
 	in := srvIn.next(t)
 	assert.Equal(t, UDP, in.Transport)
 	assert.Equal(t, cliAddr, in.Remote)
@@ -130,7 +130,7 @@ func TestTCPReuseAndResponseOnSameConnection(t *testing.T) {
 
 	for i := 0; i < 3; i++ {
 		req := request(t, "MESSAGE", "SIP/2.0/TCP client.invalid;branch=z9hG4bK"+itoa(i))
-		require.NoError(t, cli.Send(context.Background(), Addr{TCP, srvAddr}, req))
+		require.NoError(t, cli.Send(context.Background(), Addr{Transport: TCP, AddrPort: srvAddr}, req))
 		in := srvIn.next(t)
 		require.NotNil(t, in.conn)
 		require.NoError(t, srv.Respond(in, sip.NewResponse(in.Msg.(*sip.Request), 202, "")))
@@ -222,7 +222,7 @@ func TestTraceSeesEveryMessage(t *testing.T) {
 	defer srv.Close()
 	addr, err := srv.ListenUDP("127.0.0.1:0")
 	require.NoError(t, err)
-	require.NoError(t, srv.Send(context.Background(), Addr{UDP, addr}, request(t, "OPTIONS", "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKt")))
+	require.NoError(t, srv.Send(context.Background(), Addr{Transport: UDP, AddrPort: addr}, request(t, "OPTIONS", "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKt")))
 	in.next(t)
 	c, err := net.Dial("udp", addr.String())
 	require.NoError(t, err)
@@ -258,15 +258,15 @@ func TestResponseTarget(t *testing.T) {
 func TestSendErrors(t *testing.T) {
 	l := New(Config{DialTimeout: time.Second}, func(*Inbound) {})
 	req := request(t, "OPTIONS", "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKe")
-	assert.ErrorIs(t, l.Send(context.Background(), Addr{UDP, netip.MustParseAddrPort("127.0.0.1:9")}, req), ErrNoListener)
-	assert.ErrorIs(t, l.Send(context.Background(), Addr{"SCTP", netip.MustParseAddrPort("127.0.0.1:9")}, req), ErrUnsupportedTransport)
+	assert.ErrorIs(t, l.Send(context.Background(), Addr{Transport: UDP, AddrPort: netip.MustParseAddrPort("127.0.0.1:9")}, req), ErrNoListener)
+	assert.ErrorIs(t, l.Send(context.Background(), Addr{Transport: "SCTP", AddrPort: netip.MustParseAddrPort("127.0.0.1:9")}, req), ErrUnsupportedTransport)
 	// Nothing listens on this port: connection refused, at once.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	dead := ln.Addr().(*net.TCPAddr).AddrPort()
 	ln.Close()
-	err = l.Send(context.Background(), Addr{TCP, dead}, req)
+	err = l.Send(context.Background(), Addr{Transport: TCP, AddrPort: dead}, req)
 	assert.Error(t, err)
 	require.NoError(t, l.Close())
-	assert.ErrorIs(t, l.Send(context.Background(), Addr{TCP, dead}, req), ErrClosed)
+	assert.ErrorIs(t, l.Send(context.Background(), Addr{Transport: TCP, AddrPort: dead}, req), ErrClosed)
 }

@@ -3,6 +3,7 @@ package ua
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,9 +25,14 @@ import (
 
 // Config configures a UA. The zero value of every field is documented.
 type Config struct {
-	// Listen lists where to receive, as "udp:127.0.0.1:5060" or
-	// "tcp:127.0.0.1:5060" (port 0 picks one). Zero: "udp:127.0.0.1:0".
+	// Listen lists where to receive, as "udp:127.0.0.1:5060",
+	// "tcp:127.0.0.1:5060" or "tls:127.0.0.1:5061" (port 0 picks one).
+	// Zero: "udp:127.0.0.1:0".
 	Listen []string
+	// TLS holds the certificates of a tls listener and the roots that
+	// verify the peers this UA connects to (nil: the system roots).
+	// Verification is always on.
+	TLS *tls.Config
 	// UserAgent is sent as User-Agent in requests and Server in responses.
 	// Zero: "sipua".
 	UserAgent string
@@ -80,7 +86,7 @@ func New(cfg Config) (*UA, error) {
 		u.log = slog.New(slog.DiscardHandler)
 	}
 	u.sched = sched.New(cfg.Clock, sched.WithLogger(u.log))
-	u.tp = transport.New(transport.Config{Limits: cfg.Limits, Logger: cfg.Logger, Trace: cfg.Trace,
+	u.tp = transport.New(transport.Config{Limits: cfg.Limits, Logger: cfg.Logger, Trace: cfg.Trace, TLS: cfg.TLS,
 		// A broken connection fails its transactions at once (§17.1.4).
 		ConnClosed: func(a transport.Addr, err error) { u.tx.ConnClosed(a, err) }}, u.receive)
 	u.tx = transaction.New(cfg.Timers, u.sched, u.tp)
@@ -89,7 +95,7 @@ func New(cfg Config) (*UA, error) {
 		if !ok {
 			u.tp.Close()
 			u.sched.Close()
-			return nil, fmt.Errorf("ua: bad listen address %q (want udp:host:port or tcp:host:port)", l)
+			return nil, fmt.Errorf("ua: bad listen address %q (want udp:, tcp: or tls:host:port)", l)
 		}
 		var ap netip.AddrPort
 		var err error
@@ -98,6 +104,8 @@ func New(cfg Config) (*UA, error) {
 			ap, err = u.tp.ListenUDP(addr)
 		case "tcp":
 			ap, err = u.tp.ListenTCP(addr)
+		case "tls":
+			ap, err = u.tp.ListenTLS(addr)
 		default:
 			err = fmt.Errorf("ua: unsupported transport %q", network)
 		}
@@ -208,6 +216,13 @@ func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response
 		}
 	}
 	local, ok := u.localAddr(to.Transport)
+	if !ok && !strings.EqualFold(to.Transport, transport.UDP) && len(u.addrs) > 0 {
+		// Over TCP or TLS the response comes back on the connection: a UA
+		// without a listener of that transport puts its address, without a
+		// port, in Via.
+		local, ok = transport.Addr{Transport: strings.ToUpper(to.Transport),
+			AddrPort: netip.AddrPortFrom(u.addrs[0].AddrPort.Addr(), 0)}, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("ua: no %s listener", to.Transport)
 	}
@@ -338,12 +353,18 @@ func targetOf(ctx context.Context, req *sip.Request) (Target, error) {
 		return Target{}, fmt.Errorf("ua: cannot send to a %s URI", uri.Scheme)
 	}
 	t := strings.ToUpper(uri.Params.Value("transport"))
-	if t == "" {
+	switch {
+	case uri.Scheme == "sips":
+		t = transport.TLS // RFC 3261 §26.2.2: SIPS over TLS
+	case t == "":
 		t = transport.UDP
 	}
 	port := uri.Port
 	if port == 0 {
 		port = 5060
+		if t == transport.TLS {
+			port = 5061
+		}
 	}
 	ip, err := netip.ParseAddr(uri.Host)
 	if err != nil {
@@ -353,5 +374,9 @@ func targetOf(ctx context.Context, req *sip.Request) (Target, error) {
 		}
 		ip = ips[0]
 	}
-	return Target{Transport: t, AddrPort: netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
+	name := ""
+	if _, err := netip.ParseAddr(uri.Host); err != nil {
+		name = uri.Host // the name the TLS certificate must carry
+	}
+	return Target{Transport: t, AddrPort: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Name: name}, nil
 }

@@ -2,6 +2,7 @@ package ua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sipua-go/sipua/internal/testcert"
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/auth"
 	"github.com/sipua-go/sipua/sip/transaction"
@@ -269,4 +271,26 @@ func TestBrokenConnectionFailsAtOnce(t *testing.T) {
 	_, err = cli.Do(context.Background(), req, Target{})
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), 5*time.Second, "not Timer F (32 s)")
+}
+
+// A sips URI goes over TLS, with the certificate verified; the client
+// needs no TLS listener of its own.
+func TestDoOverTLS(t *testing.T) {
+	cert, pool, err := testcert.New()
+	require.NoError(t, err)
+	srv := newUA(t, Config{Listen: []string{"tls:127.0.0.1:0"}, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	cli := newUA(t, Config{TLS: &tls.Config{RootCAs: pool}})
+	addr, _ := srv.localAddr("TLS")
+	uri, err := sip.ParseURI("sips:bob@" + addr.AddrPort.String())
+	require.NoError(t, err)
+	req := sip.NewRequest("OPTIONS", uri)
+	res, err := cli.Do(context.Background(), req, Target{})
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	v, _ := req.TopVia()
+	assert.Equal(t, "TLS", v.Transport)
+
+	untrusting := newUA(t, Config{})
+	_, err = untrusting.Do(context.Background(), sip.NewRequest("OPTIONS", uri), Target{})
+	assert.Error(t, err, "the server's certificate is not trusted")
 }
