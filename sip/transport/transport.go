@@ -170,6 +170,11 @@ func (l *Layer) ListenTCP(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
+	return l.serve(ln, TCP)
+}
+
+// serve registers a stream listener and starts accepting on it.
+func (l *Layer) serve(ln net.Listener, transport string) (netip.AddrPort, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -179,7 +184,7 @@ func (l *Layer) ListenTCP(addr string) (netip.AddrPort, error) {
 	l.listeners = append(l.listeners, ln)
 	l.wg.Add(1)
 	l.mu.Unlock()
-	go l.accept(ln, TCP)
+	go l.accept(ln, transport)
 	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
 }
 
@@ -192,17 +197,7 @@ func (l *Layer) ListenTLS(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		ln.Close()
-		return netip.AddrPort{}, ErrClosed
-	}
-	l.listeners = append(l.listeners, ln)
-	l.wg.Add(1)
-	l.mu.Unlock()
-	go l.accept(ln, TLS)
-	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
+	return l.serve(ln, TLS)
 }
 
 func (l *Layer) readUDP(c *net.UDPConn) {
