@@ -24,6 +24,9 @@ const (
 	TLS = "TLS"
 )
 
+// udpReadBuffer is the socket buffer asked for on UDP listeners.
+const udpReadBuffer = 4 << 20
+
 // Errors.
 var (
 	// ErrClosed is returned by operations on a closed Layer.
@@ -151,6 +154,10 @@ func (l *Layer) ListenUDP(addr string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
+	// Bursts of datagrams must not overflow the socket while the read loop
+	// is busy (the kernel caps this at net.core.rmem_max).
+	_ = c.SetReadBuffer(udpReadBuffer)
+	_ = c.SetWriteBuffer(udpReadBuffer)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
