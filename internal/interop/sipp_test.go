@@ -100,7 +100,9 @@ func TestSipuaClientToSIPpServer(t *testing.T) {
 	require.NoError(t, err)
 	defer cli.Close(context.Background())
 	to := ua.Target{Transport: "UDP", AddrPort: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}
-	time.Sleep(300 * time.Millisecond) // let SIPp bind its port
+	// No wait for SIPp to bind: a MESSAGE sent before it listens is lost
+	// (an unconnected UDP socket ignores port-unreachable errors) and
+	// Timer E retransmits it 500 ms later.
 	for i := 0; i < 50; i++ {
 		uri, _ := sip.ParseURI("sip:sipp@" + to.AddrPort.String())
 		req := sip.NewRequest("MESSAGE", uri)

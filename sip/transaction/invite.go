@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sipua-go/sipua/internal/sched"
@@ -30,22 +29,11 @@ var stateNames = map[State]string{
 // InviteClient is an INVITE client transaction (RFC 3261 §17.1.1 with the
 // Accepted state of RFC 6026 §7.2).
 type InviteClient struct {
-	l        *Layer
-	req      *sip.Request
-	to       transport.Addr
-	key      string
-	reliable bool
-
-	mu        sync.Mutex
-	state     State
-	interval  time.Duration
-	timerA    *sched.Timer
-	timerB    *sched.Timer
-	timerD    *sched.Timer // also Timer M in Accepted
-	ack       *sip.Request
-	responses chan *sip.Response
-	done      chan struct{}
-	err       error
+	clientCore
+	timerA *sched.Timer
+	timerB *sched.Timer
+	timerD *sched.Timer // also Timer M in Accepted
+	ack    *sip.Request
 }
 
 // Invite starts an INVITE client transaction. Responses arrive on
@@ -59,9 +47,7 @@ func (l *Layer) Invite(ctx context.Context, req *sip.Request, to transport.Addr)
 	if !ok || !strings.HasPrefix(v.Branch(), magicCookie) {
 		return nil, ErrNoBranch
 	}
-	c := &InviteClient{l: l, req: req, to: to, key: clientKey(v.Branch(), sip.MethodInvite),
-		reliable: reliable(to.Transport), interval: l.cfg.T1, state: Calling,
-		responses: make(chan *sip.Response, 16), done: make(chan struct{})}
+	c := &InviteClient{clientCore: newClientCore(l, req, to, clientKey(v.Branch(), sip.MethodInvite), Calling)}
 	l.mu.Lock()
 	if _, dup := l.invClients[c.key]; dup {
 		l.mu.Unlock()
@@ -80,29 +66,6 @@ func (l *Layer) Invite(ctx context.Context, req *sip.Request, to transport.Addr)
 		return nil, err
 	}
 	return c, nil
-}
-
-// Request returns the INVITE.
-func (c *InviteClient) Request() *sip.Request { return c.req }
-
-// Responses delivers every response in order.
-func (c *InviteClient) Responses() <-chan *sip.Response { return c.responses }
-
-// Done is closed when the transaction terminates.
-func (c *InviteClient) Done() <-chan struct{} { return c.done }
-
-// Err returns why the transaction ended without a final response.
-func (c *InviteClient) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// State returns the current state.
-func (c *InviteClient) State() State {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state
 }
 
 // retransmit is Timer A: resend, doubling the interval (no cap), while Calling.
@@ -188,26 +151,13 @@ func (c *InviteClient) receive(res *sip.Response) {
 	c.deliver(res)
 }
 
-func (c *InviteClient) deliver(res *sip.Response) {
-	select {
-	case c.responses <- res:
-	default:
-	}
-}
-
 func (c *InviteClient) terminate(err error) {
 	c.mu.Lock()
-	if c.state == Terminated {
-		c.mu.Unlock()
+	timers := []*sched.Timer{c.timerA, c.timerB, c.timerD}
+	c.mu.Unlock()
+	if !c.end(err, timers...) {
 		return
 	}
-	c.state = Terminated
-	c.err = err
-	stop(c.timerA)
-	stop(c.timerB)
-	stop(c.timerD)
-	close(c.done)
-	c.mu.Unlock()
 	c.l.mu.Lock()
 	if c.l.invClients[c.key] == c {
 		delete(c.l.invClients, c.key)
@@ -237,41 +187,11 @@ func ackFor(inv *sip.Request, res *sip.Response) *sip.Request {
 // InviteServer is an INVITE server transaction (RFC 3261 §17.2.1 with the
 // Accepted state of RFC 6026 §7.1). It sends 100 Trying at once.
 type InviteServer struct {
-	l        *Layer
-	in       *transport.Inbound
-	key      string
-	reliable bool
-
-	mu       sync.Mutex
-	state    State
-	last     *sip.Response
+	serverCore
 	interval time.Duration
 	timerG   *sched.Timer
 	timerH   *sched.Timer // also Timer L in Accepted
 	timerI   *sched.Timer
-	done     chan struct{}
-	err      error
-}
-
-// Request returns the INVITE.
-func (s *InviteServer) Request() *sip.Request { return s.in.Msg.(*sip.Request) }
-
-// State returns the current state.
-func (s *InviteServer) State() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state
-}
-
-// Done is closed when the transaction terminates.
-func (s *InviteServer) Done() <-chan struct{} { return s.done }
-
-// Err returns a *TimeoutError when no ACK came for a failure response
-// (Timer H), or nil.
-func (s *InviteServer) Err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err
 }
 
 // HandleInvite matches an inbound INVITE to a server transaction. A
@@ -300,8 +220,7 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 		}
 		return nil, nil
 	}
-	s := &InviteServer{l: l, in: in, key: key, reliable: reliable(in.Transport), state: Proceeding,
-		interval: l.cfg.T1, done: make(chan struct{})}
+	s := &InviteServer{serverCore: newServerCore(l, in, key, Proceeding), interval: l.cfg.T1}
 	l.invServers[key] = s
 	l.mu.Unlock()
 	trying := sip.NewResponse(req, sip.StatusTrying, "")
@@ -405,17 +324,11 @@ func (l *Layer) MatchCancel(cancel *sip.Request) *InviteServer {
 
 func (s *InviteServer) terminate(err error) {
 	s.mu.Lock()
-	if s.state == Terminated {
-		s.mu.Unlock()
+	timers := []*sched.Timer{s.timerG, s.timerH, s.timerI}
+	s.mu.Unlock()
+	if !s.end(err, timers...) {
 		return
 	}
-	s.state = Terminated
-	s.err = err
-	stop(s.timerG)
-	stop(s.timerH)
-	stop(s.timerI)
-	close(s.done)
-	s.mu.Unlock()
 	s.l.mu.Lock()
 	if s.l.invServers[s.key] == s {
 		delete(s.l.invServers, s.key)

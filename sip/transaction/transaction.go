@@ -180,23 +180,89 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
+// lifecycle is the state, the end signal and the cause shared by every
+// transaction.
+type lifecycle struct {
+	mu    sync.Mutex
+	state State
+	done  chan struct{}
+	err   error
+}
+
+// State returns the current state.
+func (t *lifecycle) State() State {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state
+}
+
+// Done is closed when the transaction terminates.
+func (t *lifecycle) Done() <-chan struct{} { return t.done }
+
+// Err returns why the transaction ended: nil after a normal end, a
+// *TimeoutError when a timer ended it (Timer B, F or H), or a transport
+// error.
+func (t *lifecycle) Err() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// end moves to Terminated with err, stops the timers and closes Done; it
+// reports false if the transaction had already ended.
+func (t *lifecycle) end(err error, timers ...*sched.Timer) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state == Terminated {
+		return false
+	}
+	t.state = Terminated
+	t.err = err
+	for _, tm := range timers {
+		stop(tm)
+	}
+	close(t.done)
+	return true
+}
+
+// clientCore is what the two client transactions share: their request,
+// target and response channel.
+type clientCore struct {
+	lifecycle
+	l         *Layer
+	req       *sip.Request
+	to        transport.Addr
+	key       string
+	reliable  bool
+	interval  time.Duration
+	responses chan *sip.Response
+}
+
+func newClientCore(l *Layer, req *sip.Request, to transport.Addr, key string, first State) clientCore {
+	return clientCore{lifecycle: lifecycle{state: first, done: make(chan struct{})},
+		l: l, req: req, to: to, key: key, reliable: reliable(to.Transport), interval: l.cfg.T1,
+		responses: make(chan *sip.Response, 16)}
+}
+
+// Request returns the request the transaction carries.
+func (c *clientCore) Request() *sip.Request { return c.req }
+
+// Responses delivers every response (provisional and final) in order.
+func (c *clientCore) Responses() <-chan *sip.Response { return c.responses }
+
+func (c *clientCore) deliver(res *sip.Response) {
+	select {
+	case c.responses <- res:
+	default: // a reader that does not read loses responses; the stack never blocks
+	}
+}
+
 // Client is a non-INVITE client transaction (RFC 3261 §17.1.2).
 type Client struct {
-	l        *Layer
-	req      *sip.Request
-	to       transport.Addr
-	key      string
-	reliable bool
-
-	mu        sync.Mutex
-	state     State
-	interval  time.Duration
-	timerE    *sched.Timer
-	timerF    *sched.Timer
-	timerK    *sched.Timer
-	responses chan *sip.Response
-	done      chan struct{}
-	err       error
+	clientCore
+	timerE *sched.Timer
+	timerF *sched.Timer
+	timerK *sched.Timer
 }
 
 // Request starts a non-INVITE client transaction: it sends req to to and
@@ -212,9 +278,7 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, to transport.Addr
 	if !ok || !strings.HasPrefix(v.Branch(), magicCookie) {
 		return nil, ErrNoBranch
 	}
-	c := &Client{l: l, req: req, to: to, key: clientKey(v.Branch(), req.CSeq().Method),
-		reliable: reliable(to.Transport), interval: l.cfg.T1,
-		responses: make(chan *sip.Response, 8), done: make(chan struct{})}
+	c := &Client{clientCore: newClientCore(l, req, to, clientKey(v.Branch(), req.CSeq().Method), Trying)}
 	l.mu.Lock()
 	if _, dup := l.clients[c.key]; dup {
 		l.mu.Unlock()
@@ -234,27 +298,6 @@ func (l *Layer) Request(ctx context.Context, req *sip.Request, to transport.Addr
 		return nil, err
 	}
 	return c, nil
-}
-
-// Responses delivers every response (provisional and final) in order.
-func (c *Client) Responses() <-chan *sip.Response { return c.responses }
-
-// Done is closed when the transaction terminates.
-func (c *Client) Done() <-chan struct{} { return c.done }
-
-// Err returns why the transaction ended without a final response: a
-// *TimeoutError, a transport error, or nil.
-func (c *Client) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
-}
-
-// State returns the current state.
-func (c *Client) State() State {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state
 }
 
 // retransmit is Timer E: resend, doubling the interval up to T2 (in
@@ -314,26 +357,13 @@ func (c *Client) receive(res *sip.Response) {
 	c.deliver(res)
 }
 
-func (c *Client) deliver(res *sip.Response) {
-	select {
-	case c.responses <- res:
-	default: // a reader that does not read loses provisional responses, never blocks the stack
-	}
-}
-
 func (c *Client) terminate(err error) {
 	c.mu.Lock()
-	if c.state == Terminated {
-		c.mu.Unlock()
+	timers := []*sched.Timer{c.timerE, c.timerF, c.timerK}
+	c.mu.Unlock()
+	if !c.end(err, timers...) {
 		return
 	}
-	c.state = Terminated
-	c.err = err
-	stop(c.timerE)
-	stop(c.timerF)
-	stop(c.timerK)
-	close(c.done)
-	c.mu.Unlock()
 	c.l.mu.Lock()
 	if c.l.clients[c.key] == c {
 		delete(c.l.clients, c.key)
@@ -369,32 +399,29 @@ func (l *Layer) HandleResponse(res *sip.Response) bool {
 	return true
 }
 
-// Server is a non-INVITE server transaction (RFC 3261 §17.2.2).
-type Server struct {
+// serverCore is what the two server transactions share.
+type serverCore struct {
+	lifecycle
 	l        *Layer
 	in       *transport.Inbound
 	key      string
 	reliable bool
+	last     *sip.Response
+}
 
-	mu     sync.Mutex
-	state  State
-	last   *sip.Response
-	timerJ *sched.Timer
-	done   chan struct{}
+func newServerCore(l *Layer, in *transport.Inbound, key string, first State) serverCore {
+	return serverCore{lifecycle: lifecycle{state: first, done: make(chan struct{})},
+		l: l, in: in, key: key, reliable: reliable(in.Transport)}
 }
 
 // Request returns the request that created the transaction.
-func (s *Server) Request() *sip.Request { return s.in.Msg.(*sip.Request) }
+func (s *serverCore) Request() *sip.Request { return s.in.Msg.(*sip.Request) }
 
-// State returns the current state.
-func (s *Server) State() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state
+// Server is a non-INVITE server transaction (RFC 3261 §17.2.2).
+type Server struct {
+	serverCore
+	timerJ *sched.Timer
 }
-
-// Done is closed when the transaction terminates.
-func (s *Server) Done() <-chan struct{} { return s.done }
 
 // HandleRequest matches an inbound non-INVITE request to a server
 // transaction (§17.2.3). A retransmission is absorbed (the last response
@@ -416,7 +443,7 @@ func (l *Layer) HandleRequest(in *transport.Inbound) (*Server, error) {
 		s.retransmitted()
 		return nil, nil
 	}
-	s := &Server{l: l, in: in, key: key, reliable: reliable(in.Transport), done: make(chan struct{})}
+	s := &Server{serverCore: newServerCore(l, in, key, Trying)}
 	l.servers[key] = s
 	l.mu.Unlock()
 	return s, nil
@@ -459,14 +486,11 @@ func (s *Server) Respond(res *sip.Response) error {
 
 func (s *Server) terminate() {
 	s.mu.Lock()
-	if s.state == Terminated {
-		s.mu.Unlock()
+	timer := s.timerJ
+	s.mu.Unlock()
+	if !s.end(nil, timer) {
 		return
 	}
-	s.state = Terminated
-	stop(s.timerJ)
-	close(s.done)
-	s.mu.Unlock()
 	s.l.mu.Lock()
 	if s.l.servers[s.key] == s {
 		delete(s.l.servers, s.key)
