@@ -191,23 +191,29 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		_ = w.Respond(res)
 		return
 	}
+	// Each request gets its own goroutine, as in net/http: a handler that
+	// waits (for a database, a user, another request) holds up nothing
+	// else that arrives on the socket.
 	u.wg.Add(1)
-	defer u.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				u.log.Error("sip ua: handler panicked", "method", req.Method, "panic", p)
-			}
+	go func() {
+		defer u.wg.Done()
+		ctx, cancel := context.WithCancel(u.ctx)
+		defer cancel()
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					u.log.Error("sip ua: handler panicked", "method", req.Method, "panic", p)
+				}
+			}()
+			h.ServeSIP(w, &Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}, ctx: ctx})
 		}()
-		h.ServeSIP(w, &Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}, ctx: ctx})
+		if !w.answered() {
+			// A non-INVITE handler answers before it returns; one that did
+			// not (or panicked) gets a 500 so the peer is not left
+			// retransmitting.
+			_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
+		}
 	}()
-	if !w.answered() {
-		// A non-INVITE handler answers before it returns; one that did not
-		// (or panicked) gets a 500 so the peer is not left retransmitting.
-		_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
-	}
 }
 
 // builtin returns the answer the UA core gives before any handler: 420 for

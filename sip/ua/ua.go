@@ -67,7 +67,9 @@ type UA struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	closed   bool
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup     // running handlers
+	ctx      context.Context    // canceled by Close: the handlers' requests' context
+	cancel   context.CancelFunc // cancels ctx
 }
 
 // New starts a UA listening on cfg.Listen.
@@ -82,6 +84,7 @@ func New(cfg Config) (*UA, error) {
 		cfg.Clock = clock.Real()
 	}
 	u := &UA{cfg: cfg, log: cfg.Logger, handlers: make(map[string]Handler)}
+	u.ctx, u.cancel = context.WithCancel(context.Background())
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
@@ -95,6 +98,7 @@ func New(cfg Config) (*UA, error) {
 		if !ok {
 			u.tp.Close()
 			u.sched.Close()
+			u.cancel()
 			return nil, fmt.Errorf("ua: bad listen address %q (want udp:, tcp: or tls:host:port)", l)
 		}
 		var ap netip.AddrPort
@@ -112,6 +116,7 @@ func New(cfg Config) (*UA, error) {
 		if err != nil {
 			u.tp.Close()
 			u.sched.Close()
+			u.cancel()
 			return nil, err
 		}
 		u.addrs = append(u.addrs, transport.Addr{Transport: strings.ToUpper(network), AddrPort: ap})
@@ -132,6 +137,7 @@ func (u *UA) Close(ctx context.Context) error {
 	}
 	u.closed = true
 	u.mu.Unlock()
+	u.cancel() // handlers see their request's context canceled
 	err := u.tp.Close()
 	done := make(chan struct{})
 	go func() { u.wg.Wait(); close(done) }()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,4 +294,33 @@ func TestDoOverTLS(t *testing.T) {
 	untrusting := newUA(t, Config{})
 	_, err = untrusting.Do(context.Background(), sip.NewRequest("OPTIONS", uri), Target{})
 	assert.Error(t, err, "the server's certificate is not trusted")
+}
+
+// A slow handler does not hold up other requests on the same socket.
+func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
+	srv := newUA(t, Config{})
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before the UAs close: a failure must not hang
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		<-release
+		_ = w.Respond(w.NewResponse(200, ""))
+	})
+	cli := newUA(t, Config{})
+	slow, to := request(t, "MESSAGE", srv, "UDP")
+	done := make(chan error, 1)
+	go func() {
+		_, err := cli.Do(context.Background(), slow, to)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the MESSAGE is in its handler
+	opt, optTo := request(t, "OPTIONS", srv, "UDP")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	res, err := cli.Do(ctx, opt, optTo)
+	require.NoError(t, err, "OPTIONS answered while the MESSAGE handler waits")
+	assert.Equal(t, 200, res.StatusCode)
+	free()
+	require.NoError(t, <-done)
 }
