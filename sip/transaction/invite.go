@@ -76,7 +76,7 @@ func (c *InviteClient) retransmit() {
 		return
 	}
 	c.interval *= 2
-	c.timerA = c.l.sched.AfterFunc(c.interval, c.retransmit)
+	c.timerA.Reset(c.interval) // the same Timer re-armed: no allocation
 	c.mu.Unlock()
 	if err := c.l.send.Send(context.Background(), c.to, c.req); err != nil {
 		c.terminate(err)
@@ -268,7 +268,7 @@ func (s *InviteServer) retransmit() {
 		return
 	}
 	s.interval = min(2*s.interval, s.l.cfg.T2)
-	s.timerG = s.l.sched.AfterFunc(s.interval, s.retransmit)
+	s.timerG.Reset(s.interval)
 	last := s.last
 	s.mu.Unlock()
 	_ = s.l.send.Respond(s.in, last)

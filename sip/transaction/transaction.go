@@ -313,7 +313,7 @@ func (c *Client) retransmit() {
 	} else {
 		c.interval = min(2*c.interval, c.l.cfg.T2)
 	}
-	c.timerE = c.l.sched.AfterFunc(c.interval, c.retransmit)
+	c.timerE.Reset(c.interval)
 	c.mu.Unlock()
 	if err := c.l.send.Send(context.Background(), c.to, c.req); err != nil {
 		c.terminate(err)
