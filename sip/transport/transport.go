@@ -158,17 +158,26 @@ func (l *Layer) ListenUDP(addr string) (netip.AddrPort, error) {
 	// is busy (the kernel caps this at net.core.rmem_max).
 	_ = c.SetReadBuffer(udpReadBuffer)
 	_ = c.SetWriteBuffer(udpReadBuffer)
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		c.Close()
+	if !l.register(c, func() { l.udp = append(l.udp, c) }) {
 		return netip.AddrPort{}, ErrClosed
 	}
-	l.udp = append(l.udp, c)
-	l.wg.Add(1)
-	l.mu.Unlock()
 	go l.readUDP(c)
 	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+}
+
+// register records a socket with add (under the lock) and counts its
+// reader goroutine, or closes the socket and reports false when the Layer
+// is closed.
+func (l *Layer) register(c io.Closer, add func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return false
+	}
+	add()
+	l.wg.Add(1)
+	return true
 }
 
 // ListenTCP opens a TCP listener at addr and returns its address.
@@ -182,15 +191,9 @@ func (l *Layer) ListenTCP(addr string) (netip.AddrPort, error) {
 
 // serve registers a stream listener and starts accepting on it.
 func (l *Layer) serve(ln net.Listener, transport string) (netip.AddrPort, error) {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		ln.Close()
+	if !l.register(ln, func() { l.listeners = append(l.listeners, ln) }) {
 		return netip.AddrPort{}, ErrClosed
 	}
-	l.listeners = append(l.listeners, ln)
-	l.wg.Add(1)
-	l.mu.Unlock()
 	go l.accept(ln, transport)
 	return ln.Addr().(*net.TCPAddr).AddrPort(), nil
 }
