@@ -124,6 +124,14 @@ func New(cfg Config) (*UA, error) {
 	return u, nil
 }
 
+// Scheduler returns the UA's timer scheduler. The layers above (dialog,
+// timer, presence) arm their timers on it so that a UA runs all of its
+// protocol timers on one heap and one clock (the Config's).
+func (u *UA) Scheduler() *sched.Scheduler { return u.sched }
+
+// Clock returns the clock every timer of the UA runs on.
+func (u *UA) Clock() clock.Clock { return u.cfg.Clock }
+
 // Addrs returns the addresses the UA listens on.
 func (u *UA) Addrs() []transport.Addr { return append([]transport.Addr(nil), u.addrs...) }
 
