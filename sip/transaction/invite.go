@@ -235,10 +235,17 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 }
 
 // Respond sends a response. 1xx keeps Proceeding; 2xx moves to Accepted
-// (Timer L); 300–699 moves to Completed, retransmitted by Timer G until
+// (Timer L), where further 2xx (the dialog's retransmissions) are sent as
+// they come; 300–699 moves to Completed, retransmitted by Timer G until
 // the ACK arrives or Timer H fires.
 func (s *InviteServer) Respond(res *sip.Response) error {
 	s.mu.Lock()
+	if s.state == Accepted && res.StatusCode >= 200 && res.StatusCode < 300 {
+		// RFC 6026 §7.1: in Accepted the TU's 2xx retransmissions pass
+		// through to the transport.
+		s.mu.Unlock()
+		return s.l.send.Respond(s.in, res)
+	}
 	if s.state != Proceeding {
 		s.mu.Unlock()
 		return ErrBadResponse

@@ -76,14 +76,21 @@ func (u *UA) allow() string {
 	return strings.Join(ms, ", ")
 }
 
-// writer is the ResponseWriter of a non-INVITE server transaction.
+// responder is the server transaction a writer answers through: a
+// *transaction.Server or a *transaction.InviteServer.
+type responder interface {
+	Respond(res *sip.Response) error
+}
+
+// writer is the ResponseWriter bound to one server transaction.
 type writer struct {
-	u     *UA
-	req   *sip.Request
-	tx    *transaction.Server
-	mu    sync.Mutex
-	tag   string
-	final bool
+	u      *UA
+	req    *sip.Request
+	tx     responder
+	invite bool // an INVITE: its 2xx may be sent again (RFC 6026: the TU retransmits it)
+	mu     sync.Mutex
+	tag    string
+	final  int // status of the final response sent, 0 before it
 }
 
 func (w *writer) NewResponse(code int, reason string) *sip.Response {
@@ -102,13 +109,16 @@ func (w *writer) NewResponse(code int, reason string) *sip.Response {
 }
 
 func (w *writer) Respond(res *sip.Response) error {
+	if w.tx == nil {
+		return ErrNoResponse
+	}
 	w.mu.Lock()
-	if w.final {
+	if w.final != 0 && !(w.invite && w.final < 300 && res.StatusCode >= 200 && res.StatusCode < 300) {
 		w.mu.Unlock()
 		return transaction.ErrBadResponse
 	}
-	if res.StatusCode >= 200 {
-		w.final = true
+	if res.StatusCode >= 200 && w.final == 0 {
+		w.final = res.StatusCode
 	}
 	w.mu.Unlock()
 	return w.tx.Respond(res)
@@ -117,8 +127,73 @@ func (w *writer) Respond(res *sip.Response) error {
 func (w *writer) answered() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.final
+	return w.final != 0
 }
+
+// ErrNoResponse is returned by the ResponseWriter of a request that gets
+// no response (ACK).
+var ErrNoResponse = errors.New("ua: this request gets no response")
+
+// A Router claims the requests that belong to dialogs it holds: requests
+// whose To carries a tag, and ACKs for 2xx responses. The dialog and
+// presence layers add one each; the UA asks them in the order added.
+type Router interface {
+	// RouteRequest returns the handler for req, or nil when no dialog of
+	// this router matches it.
+	RouteRequest(req *sip.Request) Handler
+}
+
+// A ResponseRouter is a Router that also takes responses no transaction
+// matches: retransmitted or forked 2xx responses to an INVITE whose
+// client transaction has ended, which the dialog must ACK again (RFC 6026).
+type ResponseRouter interface {
+	Router
+	RouteResponse(res *sip.Response) bool
+}
+
+// AddRouter adds r to the routers asked for in-dialog requests. The
+// returned function removes it.
+func (u *UA) AddRouter(r Router) (remove func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.routers = append(u.routers, r)
+	return func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		for i, x := range u.routers {
+			if x == r {
+				u.routers = append(u.routers[:i:i], u.routers[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// route asks the routers for req's handler.
+func (u *UA) route(req *sip.Request) Handler {
+	u.mu.RLock()
+	rs := u.routers
+	u.mu.RUnlock()
+	for _, r := range rs {
+		if h := r.RouteRequest(req); h != nil {
+			return h
+		}
+	}
+	return nil
+}
+
+// CancelError is the cause of an INVITE request's context when a CANCEL
+// for it arrived (context.Cause(r.Context())).
+type CancelError struct {
+	// Cancel is the CANCEL request; its Reason header (RFC 3326), if any,
+	// says why.
+	Cancel *sip.Request
+}
+
+func (e *CancelError) Error() string { return "ua: the INVITE was canceled" }
+
+// Is makes errors.Is(err, context.Canceled) true.
+func (e *CancelError) Is(target error) bool { return target == context.Canceled }
 
 // receive is the transport's handler: responses go to the transaction
 // layer, requests to their server transaction and then a handler.
@@ -129,7 +204,7 @@ func (u *UA) receive(in *transport.Inbound) {
 			u.log.Debug("sip ua: dropped invalid response", "err", err)
 			return
 		}
-		if !u.tx.HandleResponse(m) {
+		if !u.tx.HandleResponse(m) && !u.routeResponse(m) {
 			u.log.Debug("sip ua: response matches no transaction", "call-id", m.CallID())
 		}
 	case *sip.Request:
@@ -145,32 +220,56 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		}
 		return
 	}
+	var w *writer
 	switch req.Method {
 	case sip.MethodAck:
-		u.tx.HandleAck(req) // 2xx ACKs belong to dialogs (not yet here)
+		if u.tx.HandleAck(req) {
+			return // the ACK of a failure response: the transaction's
+		}
+		if h := u.route(req); h != nil {
+			// An ACK gets no response and is quick to handle: it is served
+			// on the receiving goroutine.
+			h.ServeSIP(&writer{u: u, req: req}, &Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}, ctx: u.ctx})
+		}
 		return
 	case sip.MethodInvite:
-		// INVITE sessions come with the dialog package; until then they
-		// are refused statelessly.
-		_ = u.tp.Respond(in, u.simple(req, sip.StatusMethodNotAllowed, "", "Allow", u.allow()))
-		return
+		inv, err := u.tx.HandleInvite(in)
+		if err != nil || inv == nil {
+			return // a retransmission, absorbed; or a request the layer refuses
+		}
+		w = &writer{u: u, req: req, tx: inv, invite: true}
+	default:
+		tx, err := u.tx.HandleRequest(in)
+		if err != nil || tx == nil {
+			return // a retransmission, absorbed; or a request the layer refuses
+		}
+		w = &writer{u: u, req: req, tx: tx}
 	}
-	tx, err := u.tx.HandleRequest(in)
-	if err != nil || tx == nil {
-		return // a retransmission, absorbed; or a request the layer refuses
-	}
-	w := &writer{u: u, req: req, tx: tx}
 	if res := u.builtin(w, req); res != nil {
 		_ = w.Respond(res)
 		return
 	}
-	u.mu.RLock()
-	h := u.handlers[req.Method]
-	if h == nil {
-		h = u.handlers[""]
+	if req.Method == sip.MethodCancel {
+		u.cancelInvite(w, req)
+		return
 	}
+	u.mu.RLock()
 	closed := u.closed
 	u.mu.RUnlock()
+	var h Handler
+	if req.To().Tag() != "" {
+		if h = u.route(req); h == nil {
+			_ = w.Respond(w.NewResponse(sip.StatusCallTransactionDoesNotExist, ""))
+			return
+		}
+	} else {
+		u.mu.RLock()
+		h = u.handlers[req.Method]
+		if h == nil {
+			h = u.handlers[""]
+		}
+		u.mu.RUnlock()
+	}
 	if closed {
 		_ = w.Respond(w.NewResponse(sip.StatusServiceUnavailable, ""))
 		return
@@ -197,8 +296,20 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		ctx, cancel := context.WithCancel(u.ctx)
-		defer cancel()
+		ctx, cancel := context.WithCancelCause(u.ctx)
+		defer cancel(nil)
+		if w.invite {
+			// A CANCEL for this INVITE cancels the request's context.
+			inv := w.tx.(*transaction.InviteServer)
+			u.mu.Lock()
+			u.invites[inv] = cancel
+			u.mu.Unlock()
+			defer func() {
+				u.mu.Lock()
+				delete(u.invites, inv)
+				u.mu.Unlock()
+			}()
+		}
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
@@ -208,17 +319,22 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 			h.ServeSIP(w, &Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}, ctx: ctx})
 		}()
 		if !w.answered() {
-			// A non-INVITE handler answers before it returns; one that did
-			// not (or panicked) gets a 500 so the peer is not left
-			// retransmitting.
-			_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
+			// A handler answers before it returns; one that did not (or
+			// panicked) gets a 500 so the peer is not left retransmitting,
+			// or a 487 when a CANCEL ended its INVITE.
+			var ce *CancelError
+			if errors.As(context.Cause(ctx), &ce) {
+				_ = w.Respond(w.NewResponse(sip.StatusRequestTerminated, ""))
+			} else {
+				_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
+			}
 		}
 	}()
 }
 
 // builtin returns the answer the UA core gives before any handler: 420 for
-// Require tags it does not support, 481 for an in-dialog request (no
-// dialog layer matched it).
+// Require tags it does not support, 481 for a CANCEL that matches no
+// INVITE.
 func (u *UA) builtin(w *writer, req *sip.Request) *sip.Response {
 	var unsupported []string
 	for _, tag := range req.Require() {
@@ -237,9 +353,6 @@ func (u *UA) builtin(w *writer, req *sip.Request) *sip.Response {
 		res.Set("Unsupported", strings.Join(unsupported, ", "))
 		return res
 	}
-	if req.To().Tag() != "" && req.Method != sip.MethodOptions {
-		return w.NewResponse(sip.StatusCallTransactionDoesNotExist, "")
-	}
 	if req.Method == sip.MethodCancel && u.tx.MatchCancel(req) == nil {
 		return w.NewResponse(sip.StatusCallTransactionDoesNotExist, "")
 	}
@@ -257,4 +370,32 @@ func (u *UA) simple(req *sip.Request, code int, reason, name, value string) *sip
 	}
 	res.Set("Server", u.cfg.UserAgent)
 	return res
+}
+
+// cancelInvite answers a CANCEL that matched an INVITE server transaction
+// (RFC 3261 §9.2): 200 to the CANCEL, and the INVITE's request context is
+// canceled with a *CancelError so its handler answers 487. An INVITE
+// already answered finally is left alone.
+func (u *UA) cancelInvite(w *writer, cancel *sip.Request) {
+	inv := u.tx.MatchCancel(cancel)
+	u.mu.Lock()
+	stop := u.invites[inv]
+	u.mu.Unlock()
+	_ = w.Respond(w.NewResponse(sip.StatusOK, ""))
+	if stop != nil {
+		stop(&CancelError{Cancel: cancel})
+	}
+}
+
+// routeResponse offers a response no transaction matched to the routers.
+func (u *UA) routeResponse(res *sip.Response) bool {
+	u.mu.RLock()
+	rs := u.routers
+	u.mu.RUnlock()
+	for _, r := range rs {
+		if rr, ok := r.(ResponseRouter); ok && rr.RouteResponse(res) {
+			return true
+		}
+	}
+	return false
 }

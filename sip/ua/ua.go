@@ -66,6 +66,8 @@ type UA struct {
 
 	mu       sync.RWMutex
 	handlers map[string]Handler
+	routers  []Router
+	invites  map[*transaction.InviteServer]context.CancelCauseFunc // INVITEs being handled
 	closed   bool
 	wg       sync.WaitGroup     // running handlers
 	ctx      context.Context    // canceled by Close: the handlers' requests' context
@@ -83,7 +85,8 @@ func New(cfg Config) (*UA, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
-	u := &UA{cfg: cfg, log: cfg.Logger, handlers: make(map[string]Handler)}
+	u := &UA{cfg: cfg, log: cfg.Logger, handlers: make(map[string]Handler),
+		invites: make(map[*transaction.InviteServer]context.CancelCauseFunc)}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
