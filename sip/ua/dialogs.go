@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/transaction"
@@ -150,4 +151,44 @@ func (u *UA) ContactURI(transportName string) (sip.URI, bool) {
 // resolved to an address.
 func (u *UA) TargetOf(ctx context.Context, req *sip.Request) (Target, error) {
 	return targetOf(ctx, req)
+}
+
+// Support adds option tags to those the UA supports (Config.Supported):
+// the layers above declare theirs ("timer", "100rel", ...), so requests
+// that Require them are not refused with 420.
+func (u *UA) Support(tags ...string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+next:
+	for _, t := range tags {
+		for _, s := range u.cfg.Supported {
+			if strings.EqualFold(s, t) {
+				continue next
+			}
+		}
+		u.cfg.Supported = append(u.cfg.Supported[:len(u.cfg.Supported):len(u.cfg.Supported)], t)
+	}
+}
+
+// supported returns the option tags the UA supports.
+func (u *UA) supported() []string {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.cfg.Supported
+}
+
+// Timers returns T1, T2 and T4 as the UA runs them (Config.Timers with
+// RFC 3261's defaults for the zero fields).
+func (u *UA) Timers() transaction.Config {
+	t := u.cfg.Timers
+	if t.T1 == 0 {
+		t.T1 = 500 * time.Millisecond
+	}
+	if t.T2 == 0 {
+		t.T2 = 4 * time.Second
+	}
+	if t.T4 == 0 {
+		t.T4 = 5 * time.Second
+	}
+	return t
 }

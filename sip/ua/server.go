@@ -279,8 +279,8 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 			res := w.NewResponse(sip.StatusOK, "")
 			res.Set("Allow", u.allow())
 			res.Set("Accept", "application/sdp, text/plain")
-			if len(u.cfg.Supported) > 0 {
-				res.Set("Supported", strings.Join(u.cfg.Supported, ", "))
+			if sup := u.supported(); len(sup) > 0 {
+				res.Set("Supported", strings.Join(sup, ", "))
 			}
 			_ = w.Respond(res)
 			return
@@ -337,9 +337,10 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 // INVITE.
 func (u *UA) builtin(w *writer, req *sip.Request) *sip.Response {
 	var unsupported []string
+	sup := u.supported()
 	for _, tag := range req.Require() {
 		ok := false
-		for _, s := range u.cfg.Supported {
+		for _, s := range sup {
 			if strings.EqualFold(s, tag) {
 				ok = true
 			}

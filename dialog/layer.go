@@ -1,0 +1,209 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sipua-go/sipua/sip"
+	"github.com/sipua-go/sipua/sip/ua"
+)
+
+// Endpoint is the identity sessions are created from: the UA core it
+// sends through, the address that goes in From, and the Contact. The
+// endpoint types of package ua (user and application endpoints) satisfy
+// it; so does Static for an endpoint that needs neither.
+type Endpoint interface {
+	UA() *ua.UA
+	Address() sip.Address
+	Contact() sip.Address
+}
+
+// Static is the simplest Endpoint: a UA, a fixed identity and the UA's
+// UDP contact.
+type Static struct {
+	Agent    *ua.UA
+	Identity sip.Address
+}
+
+// UA returns s.Agent.
+func (s Static) UA() *ua.UA { return s.Agent }
+
+// Address returns s.Identity.
+func (s Static) Address() sip.Address { return s.Identity }
+
+// Contact returns the UA's UDP listening address with the identity's user.
+func (s Static) Contact() sip.Address {
+	uri, _ := s.Agent.ContactURI("")
+	uri.User = s.Identity.URI.User
+	return sip.Address{URI: uri}
+}
+
+// targeter is an Endpoint that knows where new out-of-dialog requests go
+// (its current outbound proxy, after failover).
+type targeter interface {
+	Target(ctx context.Context) (ua.Target, error)
+}
+
+// Config configures a Layer. The zero value answers nothing: incoming
+// INVITEs get 480 until OnInvite is set.
+type Config struct {
+	// OnInvite receives every new incoming INVITE session, on the INVITE's
+	// own goroutine. It answers with the session's Progress, Accept,
+	// Reject or Redirect, now or later from any goroutine. Nil: 480.
+	OnInvite func(s *Session)
+	// OnEvent receives the events of every session that has no handler of
+	// its own (Session.OnEvent). Nil: events wait in the session until a
+	// handler is attached (up to a bound).
+	OnEvent func(s *Session, ev Event)
+	// Answer makes the SDP answer to an offer that changes the session
+	// (a re-INVITE or UPDATE whose SDP differs from the last one). Nil:
+	// the last local SDP is sent again.
+	Answer func(s *Session, offer []byte) ([]byte, error)
+	// AnswerTimeout bounds how long an incoming INVITE waits for the
+	// application. Zero: 3 minutes, then 480.
+	AnswerTimeout time.Duration
+	// Allow is sent in INVITEs and their 2xx. Zero: INVITE, ACK, BYE,
+	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE.
+	Allow string
+}
+
+const defaultAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE"
+
+// Layer holds the INVITE sessions of one endpoint: it answers the
+// endpoint's incoming INVITEs, routes in-dialog requests to their session
+// and creates outgoing sessions with Invite.
+type Layer struct {
+	ep  Endpoint
+	u   *ua.UA
+	cfg Config
+
+	mu       sync.Mutex
+	sessions map[string]*Session // by dialog key
+	calling  map[string]*Session // our INVITEs with no final answer, by Call-ID + local tag
+	closed   bool
+	remove   func()
+}
+
+// New creates the dialog layer of ep: it becomes the UA's INVITE handler
+// and a router for in-dialog requests.
+func New(ep Endpoint, cfg Config) *Layer {
+	if cfg.AnswerTimeout == 0 {
+		cfg.AnswerTimeout = 3 * time.Minute
+	}
+	if cfg.Allow == "" {
+		cfg.Allow = defaultAllow
+	}
+	l := &Layer{ep: ep, u: ep.UA(), cfg: cfg,
+		sessions: make(map[string]*Session), calling: make(map[string]*Session)}
+	l.u.Support("timer")
+	l.u.Handle(sip.MethodInvite, ua.HandlerFunc(l.serveInvite))
+	l.remove = l.u.AddRouter(l)
+	return l
+}
+
+// RouteRequest implements ua.Router: requests whose dialog is one of the
+// layer's sessions.
+func (l *Layer) RouteRequest(req *sip.Request) ua.Handler {
+	l.mu.Lock()
+	s := l.sessions[key(req.CallID(), req.To().Tag(), req.From().Tag())]
+	l.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return ua.HandlerFunc(s.serveInDialog)
+}
+
+// RouteResponse implements ua.ResponseRouter: a 2xx to one of our INVITEs
+// that arrives after its transaction ended is ACKed again; a 2xx from a
+// fork we did not take is ACKed and then ended with BYE (RFC 3261
+// §13.2.2.4).
+func (l *Layer) RouteResponse(res *sip.Response) bool {
+	if res.CSeq().Method != sip.MethodInvite || !res.IsSuccess() {
+		return false
+	}
+	l.mu.Lock()
+	s := l.sessions[key(res.CallID(), res.From().Tag(), res.To().Tag())]
+	if s == nil {
+		s = l.calling[res.CallID()+"\x00"+res.From().Tag()]
+	}
+	l.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	s.uac2xx(res)
+	return true
+}
+
+func (l *Layer) track(s *Session, k string) {
+	l.mu.Lock()
+	l.sessions[k] = s
+	l.mu.Unlock()
+}
+
+func (l *Layer) untrack(k string, s *Session) {
+	l.mu.Lock()
+	if l.sessions[k] == s {
+		delete(l.sessions, k)
+	}
+	l.mu.Unlock()
+}
+
+// Sessions returns the sessions the layer holds.
+func (l *Layer) Sessions() []*Session {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*Session, 0, len(l.sessions))
+	seen := make(map[*Session]bool, len(l.sessions))
+	for _, s := range l.sessions {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Len returns the number of sessions the layer holds.
+func (l *Layer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sessions)
+}
+
+// Close ends every session (BYE for established ones, 503 for incoming
+// ones not yet answered) and waits for them within ctx, then stops
+// routing. New INVITEs are refused with 503 from then on.
+func (l *Layer) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range l.Sessions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.hangup(ctx, Shutdown)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	l.remove()
+	return err
+}
+
+// isClosed reports whether Close was called.
+func (l *Layer) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+var errClosed = errors.New("dialog: layer closed")

@@ -1,0 +1,408 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sipua-go/sipua/internal/clock"
+	"github.com/sipua-go/sipua/sip"
+	"github.com/sipua-go/sipua/sip/ua"
+)
+
+const offerSDP = "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+const answerSDP = "v=0\r\no=bob 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n"
+
+func newUA(t *testing.T, cfg ua.Config) *ua.UA {
+	t.Helper()
+	u, err := ua.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = u.Close(ctx)
+	})
+	return u
+}
+
+func endpoint(t *testing.T, u *ua.UA, user string) Static {
+	t.Helper()
+	a, err := sip.ParseAddress("<sip:" + user + "@example.test>")
+	require.NoError(t, err)
+	return Static{Agent: u, Identity: a}
+}
+
+// recorder collects a session's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+	ch     chan Event
+}
+
+func newRecorder() *recorder { return &recorder{ch: make(chan Event, 64)} }
+
+func (r *recorder) on(_ *Session, ev Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	r.ch <- ev
+}
+
+func (r *recorder) states() []SessionState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []SessionState
+	for _, ev := range r.events {
+		if sc, ok := ev.(StateChanged); ok {
+			out = append(out, sc.To)
+		}
+	}
+	return out
+}
+
+func (r *recorder) count(f func(Event) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ev := range r.events {
+		if f(ev) {
+			n++
+		}
+	}
+	return n
+}
+
+type pair struct {
+	alice, bob     *Layer
+	aliceUA, bobUA *ua.UA
+	bobURI         sip.URI
+	incoming       chan *Session
+}
+
+// newPair makes two endpoints on loopback UDP; bob's incoming sessions
+// arrive on incoming, unanswered.
+func newPair(t *testing.T, cfg ua.Config, bobCfg Config) *pair {
+	t.Helper()
+	p := &pair{incoming: make(chan *Session, 4)}
+	p.aliceUA, p.bobUA = newUA(t, cfg), newUA(t, cfg)
+	if bobCfg.OnInvite == nil {
+		bobCfg.OnInvite = func(s *Session) { p.incoming <- s }
+	}
+	p.alice = New(endpoint(t, p.aliceUA, "alice"), Config{})
+	p.bob = New(endpoint(t, p.bobUA, "bob"), bobCfg)
+	uri, ok := p.bobUA.ContactURI("")
+	require.True(t, ok)
+	uri.User = "bob"
+	p.bobURI = uri
+	return p
+}
+
+func wait[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("timed out")
+	}
+	var zero T
+	return zero
+}
+
+func TestCallAnswerHangup(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	aliceEv, bobEv := newRecorder(), newRecorder()
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := p.alice.Invite(context.Background(), p.bobURI, InviteOptions{SDP: []byte(offerSDP), OnEvent: aliceEv.on})
+		done <- result{s, err}
+	}()
+	in := wait(t, p.incoming)
+	in.OnEvent(bobEv.on)
+	assert.Equal(t, Incoming, in.State())
+	assert.Equal(t, offerSDP, string(in.RemoteSDP()))
+	require.NoError(t, in.Progress(context.Background(), 180, nil))
+	require.NoError(t, in.Accept(context.Background(), []byte(answerSDP)))
+	r := wait(t, done)
+	require.NoError(t, r.err)
+	out := r.s
+	assert.Equal(t, Established, out.State())
+	assert.Equal(t, Established, in.State())
+	assert.Equal(t, answerSDP, string(out.RemoteSDP()))
+	assert.Equal(t, out.Dialog().ID().CallID, in.Dialog().ID().CallID)
+	assert.Equal(t, out.Dialog().ID().LocalTag, in.Dialog().ID().RemoteTag)
+	assert.Equal(t, 1, p.alice.Len())
+	assert.Equal(t, 1, p.bob.Len())
+	assert.Equal(t, 1, aliceEv.count(func(ev Event) bool { _, ok := ev.(Progress); return ok }), "one 180 delivered")
+
+	require.NoError(t, out.Hangup(context.Background()))
+	wait(t, in.Done())
+	assert.Equal(t, LocalBye, out.Err().Cause)
+	assert.Equal(t, RemoteBye, in.Err().Cause)
+	assert.Equal(t, 0, p.alice.Len())
+	assert.Equal(t, 0, p.bob.Len())
+	require.Eventually(t, func() bool {
+		return len(bobEv.states()) == 4 && len(aliceEv.states()) == 4
+	}, 2*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []SessionState{Ringing, Accepting, Established, Terminated}, bobEv.states())
+	assert.Equal(t, []SessionState{Ringing, Established, Terminating, Terminated}, aliceEv.states())
+}
+
+func TestRejectAndUnanswered(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	go func() {
+		in := wait(t, p.incoming)
+		_ = in.Reject(context.Background(), 486, "")
+	}()
+	s, err := p.alice.Invite(context.Background(), p.bobURI, InviteOptions{SDP: []byte(offerSDP)})
+	require.Error(t, err)
+	var te *TerminatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, Rejected, te.Cause)
+	assert.Equal(t, 486, te.StatusCode)
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se, "the rejection carries the response")
+	assert.Equal(t, 486, se.StatusCode())
+	assert.Equal(t, Terminated, s.State())
+	assert.Equal(t, 0, p.alice.Len())
+	require.Eventually(t, func() bool { return p.bob.Len() == 0 }, time.Second, 5*time.Millisecond)
+}
+
+func TestNoHandlerGets480(t *testing.T) {
+	aliceUA, bobUA := newUA(t, ua.Config{}), newUA(t, ua.Config{})
+	alice := New(endpoint(t, aliceUA, "alice"), Config{})
+	New(endpoint(t, bobUA, "bob"), Config{})
+	uri, _ := bobUA.ContactURI("")
+	_, err := alice.Invite(context.Background(), uri, InviteOptions{SDP: []byte(offerSDP)})
+	var te *TerminatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 480, te.StatusCode)
+}
+
+func TestCancelBeforeAnswer(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	aliceEv := newRecorder()
+	go func() {
+		s, err := p.alice.Invite(ctx, p.bobURI, InviteOptions{SDP: []byte(offerSDP), OnEvent: aliceEv.on})
+		done <- result{s, err}
+	}()
+	in := wait(t, p.incoming)
+	require.NoError(t, in.Progress(context.Background(), 180, nil))
+	wait(t, aliceEv.ch) // Ringing
+	cancel()
+	r := wait(t, done)
+	var te *TerminatedError
+	require.ErrorAs(t, r.err, &te)
+	assert.Equal(t, Canceled, te.Cause)
+	assert.Equal(t, 487, te.StatusCode)
+	wait(t, in.Done())
+	assert.Equal(t, Canceled, in.Err().Cause)
+	assert.ErrorIs(t, in.Accept(context.Background(), []byte(answerSDP)), in.Err(), "too late to accept")
+}
+
+func establish(t *testing.T, p *pair, opts InviteOptions) (out, in *Session) {
+	t.Helper()
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := p.alice.Invite(context.Background(), p.bobURI, opts)
+		done <- result{s, err}
+	}()
+	in = wait(t, p.incoming)
+	require.NoError(t, in.Accept(context.Background(), []byte(answerSDP)))
+	r := wait(t, done)
+	require.NoError(t, r.err)
+	return r.s, in
+}
+
+func TestReinviteAndUpdate(t *testing.T) {
+	answered := make(chan []byte, 4)
+	p := newPair(t, ua.Config{}, Config{Answer: func(s *Session, offer []byte) ([]byte, error) {
+		answered <- offer
+		return []byte(answerSDP + "a=sendrecv\r\n"), nil
+	}})
+	aliceEv := newRecorder()
+	out, in := establish(t, p, InviteOptions{SDP: []byte(offerSDP), OnEvent: aliceEv.on})
+	bobEv := newRecorder()
+	in.OnEvent(bobEv.on)
+	media := func(ev Event) bool { _, ok := ev.(MediaChanged); return ok }
+
+	// The same SDP again (a refresh): the same answer, no MediaChanged.
+	require.NoError(t, out.Reinvite(context.Background(), nil))
+	assert.Equal(t, answerSDP, string(out.RemoteSDP()))
+	assert.Empty(t, answered, "an unchanged offer is not renegotiated")
+
+	// A bodiless UPDATE.
+	require.NoError(t, out.Update(context.Background(), nil))
+
+	// A changed offer: the application answers, both sides see the change.
+	hold := []byte("v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n")
+	require.NoError(t, out.Reinvite(context.Background(), hold))
+	assert.Equal(t, string(hold), string(wait(t, answered)))
+	assert.Equal(t, answerSDP+"a=sendrecv\r\n", string(out.RemoteSDP()))
+	require.Eventually(t, func() bool { return bobEv.count(media) == 1 && aliceEv.count(media) == 1 }, 2*time.Second, 5*time.Millisecond)
+
+	// UPDATE with an offer, from the callee.
+	require.NoError(t, in.Update(context.Background(), []byte(answerSDP)))
+	assert.Equal(t, Established, out.State())
+	assert.Equal(t, Established, in.State())
+	require.NoError(t, in.Hangup(context.Background()))
+	wait(t, out.Done())
+	assert.Equal(t, RemoteBye, out.Err().Cause)
+}
+
+func TestGlareAnswered491(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	out, in := establish(t, p, InviteOptions{SDP: []byte(offerSDP)})
+	in.mu.Lock()
+	in.offering = true // bob's own offer is in flight
+	in.mu.Unlock()
+	req := out.Dialog().NewRequest(sip.MethodUpdate)
+	req.Set("Content-Type", "application/sdp")
+	req.SetBody([]byte(offerSDP))
+	_, err := out.Dialog().Do(context.Background(), req)
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 491, se.StatusCode())
+	assert.ErrorIs(t, in.Update(context.Background(), []byte(answerSDP)), ErrOfferPending)
+}
+
+func TestInDialogChecks(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	out, in := establish(t, p, InviteOptions{SDP: []byte(offerSDP)})
+	bobEv := newRecorder()
+	in.OnEvent(bobEv.on)
+
+	res, err := out.Message(context.Background(), "", "text/plain", []byte("hello"))
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	ev := wait(t, bobEv.ch)
+	for _, ok := ev.(StateChanged); ok; _, ok = ev.(StateChanged) {
+		ev = wait(t, bobEv.ch) // the states from before the handler came
+	}
+	require.IsType(t, MessageReceived{}, ev)
+	assert.Equal(t, "hello", string(ev.(MessageReceived).Request.Body()))
+
+	// A CSeq lower than the last one is out of order: 500 (§12.2.2).
+	d := out.Dialog()
+	stale := d.NewRequest(sip.MethodInfo)
+	stale.Set("CSeq", "1 INFO")
+	_, err = d.Do(context.Background(), stale)
+	var se *ua.StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 500, se.StatusCode())
+
+	// A request for a dialog that does not exist: 481.
+	ghost := d.NewRequest(sip.MethodBye)
+	ghost.Set("Call-ID", "nobody@here")
+	_, err = d.Do(context.Background(), ghost)
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 481, se.StatusCode())
+
+	// An unknown method inside the dialog: 501.
+	_, err = d.Do(context.Background(), d.NewRequest("FOO"))
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 501, se.StatusCode())
+}
+
+func TestLateOffer(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := p.alice.Invite(context.Background(), p.bobURI, InviteOptions{Answer: func(offer []byte) ([]byte, error) {
+			return []byte(offerSDP), nil
+		}})
+		done <- result{s, err}
+	}()
+	in := wait(t, p.incoming)
+	assert.Empty(t, in.RemoteSDP())
+	require.NoError(t, in.Accept(context.Background(), []byte(answerSDP)), "the 2xx carries our offer")
+	r := wait(t, done)
+	require.NoError(t, r.err)
+	assert.Equal(t, offerSDP, string(in.RemoteSDP()), "the ACK carried the answer")
+	assert.Equal(t, answerSDP, string(r.s.RemoteSDP()))
+}
+
+func TestNonSDPBodyGets415(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	_, err := p.alice.Invite(context.Background(), p.bobURI, InviteOptions{Prepare: func(req *sip.Request) {
+		req.Set("Content-Type", "text/plain")
+		req.SetBody([]byte("hi"))
+	}})
+	var te *TerminatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 415, te.StatusCode)
+}
+
+// TestNoAckEndsWithBye: the peer never ACKs our 2xx; after 64·T1 of
+// retransmissions the session ends with NoAck and a BYE (§13.3.1.4).
+func TestNoAckEndsWithBye(t *testing.T) {
+	fake := clock.NewFake(time.Unix(1e9, 0))
+	bobUA := newUA(t, ua.Config{Clock: fake})
+	incoming := make(chan *Session, 1)
+	New(endpoint(t, bobUA, "bob"), Config{OnInvite: func(s *Session) { incoming <- s }})
+	peer := newUA(t, ua.Config{})
+	byes := make(chan *sip.Request, 1)
+	peer.AddRouter(routerFunc(func(req *sip.Request) ua.Handler {
+		return ua.HandlerFunc(func(w ua.ResponseWriter, r *ua.Request) {
+			byes <- r.Request
+			_ = w.Respond(w.NewResponse(200, ""))
+		})
+	}))
+	var oks sync.WaitGroup
+	uri, _ := bobUA.ContactURI("")
+	req := sip.NewRequest(sip.MethodInvite, uri)
+	contact, _ := peer.ContactURI("")
+	req.Set("Contact", "<"+contact.String()+">")
+	req.Set("From", "<sip:peer@example.test>;tag=p1")
+	c, _, err := peer.StartInvite(context.Background(), req, ua.Target{})
+	require.NoError(t, err)
+	in := wait(t, incoming)
+	accepted := make(chan error, 1)
+	oks.Add(1)
+	go func() { defer oks.Done(); accepted <- in.Accept(context.Background(), []byte(answerSDP)) }()
+	for n := 0; n < 3; {
+		res := wait(t, c.Responses())
+		if res.StatusCode == 200 {
+			n++
+			if n < 3 {
+				fake.Advance(time.Duration(n) * 500 * time.Millisecond) // T1, then 2·T1
+			}
+		}
+	}
+	fake.Advance(40 * time.Second)
+	bye := wait(t, byes)
+	assert.Contains(t, bye.Get("Reason"), "cause=408")
+	err = wait(t, accepted)
+	var te *TerminatedError
+	require.True(t, errors.As(err, &te))
+	assert.Equal(t, NoAck, te.Cause)
+	oks.Wait()
+}
+
+// routerFunc routes every in-dialog request to the handler it returns.
+type routerFunc func(req *sip.Request) ua.Handler
+
+func (f routerFunc) RouteRequest(req *sip.Request) ua.Handler { return f(req) }
