@@ -8,6 +8,7 @@ import (
 
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/ua"
+	"github.com/sipua-go/sipua/timer"
 )
 
 // Endpoint is the identity sessions are created from: the UA core it
@@ -67,6 +68,15 @@ type Config struct {
 	// Allow is sent in INVITEs and their 2xx. Zero: INVITE, ACK, BYE,
 	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE.
 	Allow string
+	// SessionTimer configures RFC 4028 session timers for every session
+	// (InviteOptions.SessionTimer and Session.SetSessionTimer override it
+	// per call). Zero: enabled, 1800 s, Min-SE 90 s, refresher and method
+	// chosen automatically; Disabled turns them off.
+	SessionTimer timer.Config
+	// OnSessionExpiring is asked when a session is about to expire for
+	// want of a refresh; a positive duration keeps it that much longer.
+	// Nil: it expires.
+	OnSessionExpiring func(s *Session) time.Duration
 }
 
 const defaultAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE"
@@ -87,8 +97,12 @@ type Layer struct {
 }
 
 // New creates the dialog layer of ep: it becomes the UA's INVITE handler
-// and a router for in-dialog requests.
-func New(ep Endpoint, cfg Config) *Layer {
+// and a router for in-dialog requests. It fails only for an invalid
+// session-timer configuration.
+func New(ep Endpoint, cfg Config) (*Layer, error) {
+	if err := cfg.SessionTimer.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.AnswerTimeout == 0 {
 		cfg.AnswerTimeout = 3 * time.Minute
 	}
@@ -100,7 +114,7 @@ func New(ep Endpoint, cfg Config) *Layer {
 	l.u.Support("timer")
 	l.u.Handle(sip.MethodInvite, ua.HandlerFunc(l.serveInvite))
 	l.remove = l.u.AddRouter(l)
-	return l
+	return l, nil
 }
 
 // RouteRequest implements ua.Router: requests whose dialog is one of the

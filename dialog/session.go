@@ -13,6 +13,7 @@ import (
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/transaction"
 	"github.com/sipua-go/sipua/sip/ua"
+	"github.com/sipua-go/sipua/timer"
 )
 
 // Role says which side of the dialog-creating INVITE a session is on.
@@ -56,6 +57,10 @@ type Session struct {
 	okWait   time.Duration
 	okSince  time.Time
 	acked    chan struct{} // closed at the ACK of the initial 2xx
+
+	// RFC 4028
+	tmr        *timer.Session
+	peerUpdate bool // the peer's Allow lists UPDATE
 
 	// UAC
 	ack       *sip.Request // the last ACK sent, sent again on 2xx retransmissions
@@ -190,6 +195,9 @@ func (s *Session) terminate(te *TerminatedError) {
 	if s.okTimer != nil {
 		s.okTimer.Stop()
 	}
+	if s.tmr != nil {
+		s.tmr.Stop()
+	}
 	dlg := s.dlg
 	s.emitLocked(StateChanged{From: from, To: Terminated, Err: te})
 	s.mu.Unlock()
@@ -224,6 +232,13 @@ func (l *Layer) serveInvite(w ua.ResponseWriter, r *ua.Request) {
 	s := newSession(l, UAS, Incoming)
 	s.invite, s.w = req, w
 	s.remoteSDP = req.Body()
+	s.peerUpdate = req.HasToken("Allow", sip.MethodUpdate)
+	s.startTimer(l.cfg.SessionTimer)
+	if err := s.tmr.CheckRequest(req); err != nil {
+		s.tmr.Stop()
+		_ = w.Respond(rejection(w, err))
+		return
+	}
 	tag := w.NewResponse(sip.StatusRinging, "").To().Tag()
 	d, err := NewUAS(l.u, req, tag)
 	if err != nil {
@@ -313,7 +328,6 @@ func (s *Session) decorate(res *sip.Response, sdp []byte) {
 		}
 	}
 	res.Set("Allow", s.l.cfg.Allow)
-	res.AddToken("Supported", "timer")
 	if sdp != nil {
 		res.Set("Content-Type", "application/sdp")
 		res.SetBody(sdp)
@@ -338,6 +352,10 @@ func (s *Session) Accept(ctx context.Context, sdp []byte) error {
 	s.mu.Unlock()
 	res := s.w.NewResponse(sip.StatusOK, "")
 	s.decorate(res, sdp)
+	s.mu.Lock()
+	tmr := s.tmr
+	s.mu.Unlock()
+	tmr.PrepareResponse(s.invite, res)
 	s.dlg.confirm()
 	if err := s.respond2xx(s.w, s.invite, res); err != nil {
 		close(s.answered)
@@ -543,7 +561,12 @@ func (s *Session) handleModify(w ua.ResponseWriter, req *sip.Request) {
 		return
 	}
 	local, remote := s.localSDP, s.remoteSDP
+	tmr := s.tmr
 	s.mu.Unlock()
+	if err := tmr.CheckRequest(req); err != nil {
+		_ = w.Respond(rejection(w, err))
+		return
+	}
 
 	var answer []byte
 	changed := false
@@ -568,7 +591,11 @@ func (s *Session) handleModify(w ua.ResponseWriter, req *sip.Request) {
 	}
 	res := w.NewResponse(sip.StatusOK, "")
 	s.decorate(res, answer)
+	tmr.PrepareResponse(req, res)
 	s.mu.Lock()
+	if tmr.Active() {
+		s.emitLocked(s.refreshedLocked())
+	}
 	if len(offer) > 0 {
 		s.remoteSDP = offer
 		s.localSDP = answer
@@ -621,6 +648,8 @@ type InviteOptions struct {
 	// OnEvent is the session's event handler (Session.OnEvent), set
 	// before the INVITE goes out so that no event is missed.
 	OnEvent func(*Session, Event)
+	// SessionTimer overrides the layer's Config.SessionTimer for this call.
+	SessionTimer *timer.Config
 }
 
 // Invite calls to: it sends an INVITE (RFC 3261 §13.2) and returns when
@@ -641,7 +670,15 @@ func (l *Layer) Invite(ctx context.Context, to sip.URI, opts InviteOptions) (*Se
 	req.Set("To", (&sip.Address{URI: to}).String())
 	req.Set("Contact", s.contact())
 	req.Set("Allow", l.cfg.Allow)
-	req.AddToken("Supported", "timer")
+	tcfg := l.cfg.SessionTimer
+	if opts.SessionTimer != nil {
+		if err := opts.SessionTimer.Validate(); err != nil {
+			return nil, err
+		}
+		tcfg = *opts.SessionTimer
+	}
+	s.startTimer(tcfg)
+	s.tmr.PrepareRequest(req)
 	if opts.SDP != nil {
 		req.Set("Content-Type", "application/sdp")
 		req.SetBody(opts.SDP)
@@ -680,7 +717,7 @@ func newTag() string {
 // call runs the INVITE client side until the call is up or has failed.
 func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, opts InviteOptions) error {
 	l := s.l
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; attempt < 6; attempt++ {
 		c, to, err := s.u.StartInvite(context.WithoutCancel(ctx), req, target)
 		if err != nil {
 			s.terminate(&TerminatedError{Cause: TransportFailure, Err: err})
@@ -705,8 +742,20 @@ func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, 
 			s.terminate(&TerminatedError{Cause: TransportFailure, Err: err})
 			return s.Err()
 		}
+		if res.StatusCode != 401 && res.StatusCode != 407 {
+			out := s.tmr.HandleResponse(req, res)
+			if out.Action == timer.ActionRetry && res.StatusCode == sip.StatusSessionIntervalTooSmall && attempt < 3 {
+				// RFC 4028 §7.3: again at once, with the 422's Min-SE.
+				s.u.Renew(req)
+				s.tmr.PrepareRequest(req)
+				continue
+			}
+		}
 		switch {
 		case res.IsSuccess():
+			s.mu.Lock()
+			s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate)
+			s.mu.Unlock()
 			return s.confirmUAC(ctx, req, res, opts)
 		case (res.StatusCode == 401 || res.StatusCode == 407) && attempt < 2:
 			ok, aerr := s.u.Reauthorize(req, res)
@@ -726,6 +775,8 @@ func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, 
 			return s.Err()
 		}
 	}
+	s.terminate(&TerminatedError{Cause: Rejected, Err: errors.New("dialog: too many INVITE attempts")})
+	return s.Err()
 }
 
 // await reads the INVITE transaction's responses until a final one,
@@ -990,25 +1041,50 @@ func (s *Session) Message(ctx context.Context, method, contentType string, body 
 // offer from the peer (491) is retried after the §14.1 delay, at most
 // twice. 408 and 481 end the session.
 func (s *Session) Reinvite(ctx context.Context, sdp []byte) error {
-	return s.modify(ctx, sip.MethodInvite, sdp, sdp == nil)
+	return s.modify(ctx, sip.MethodInvite, sdp, sdp == nil, false)
 }
 
 // Update sends an UPDATE (RFC 3311) carrying sdp as an offer, or no body
 // when sdp is nil (a session refresh), and waits for its outcome.
 func (s *Session) Update(ctx context.Context, sdp []byte) error {
-	return s.modify(ctx, sip.MethodUpdate, sdp, false)
+	return s.modify(ctx, sip.MethodUpdate, sdp, false, false)
 }
 
-func (s *Session) modify(ctx context.Context, method string, sdp []byte, reuse bool) error {
+// modify runs a re-INVITE or UPDATE to its end: the session timer's
+// verdict first (retry after 422, end the session after a refresh that
+// failed for good), then §14.1's 491 retry for the application's own
+// modifications, then 408/481 ending the dialog (§12.2.1.2).
+func (s *Session) modify(ctx context.Context, method string, sdp []byte, reuse, refresh bool) error {
 	for try := 0; ; try++ {
-		res, err := s.modifyOnce(ctx, method, sdp, reuse)
+		res, out, err := s.modifyOnce(ctx, method, sdp, reuse)
+		if out.Failed != 0 {
+			s.mu.Lock()
+			s.emitLocked(RefreshFailed{StatusCode: out.Failed, Err: err})
+			s.mu.Unlock()
+		}
+		switch out.Action {
+		case timer.ActionEnd:
+			s.byeAndEnd(&TerminatedError{Cause: SessionExpired, StatusCode: out.Reason.Cause, Reason: out.Reason.Text, Err: err})
+			return s.Err()
+		case timer.ActionRetry:
+			if try < 3 {
+				continue
+			}
+		case timer.ActionRetryLater:
+			if refresh { // the timer calls Refresh again
+				if err == nil {
+					err = &ua.StatusError{Response: res}
+				}
+				return err
+			}
+		}
 		if err != nil {
 			return err
 		}
 		switch {
 		case res.IsSuccess():
 			return nil
-		case res.StatusCode == sip.StatusRequestPending && try < 2:
+		case res.StatusCode == sip.StatusRequestPending && try < 2 && !refresh:
 			// §14.1: the Call-ID's owner waits 2.1–4 s, the other 0–2 s.
 			var wait time.Duration
 			if s.role == UAC {
@@ -1045,16 +1121,17 @@ func (s *Session) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// modifyOnce sends one re-INVITE or UPDATE and returns its final response.
-func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reuse bool) (*sip.Response, error) {
+// modifyOnce sends one re-INVITE or UPDATE and returns its final response
+// and the session timer's verdict on it.
+func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reuse bool) (*sip.Response, timer.Outcome, error) {
 	s.mu.Lock()
-	if s.state != Established && !(method == sip.MethodUpdate && s.state == Ringing) {
+	if s.state != Established && !(method == sip.MethodUpdate && (s.state == Ringing || s.state == Accepting)) {
 		s.mu.Unlock()
-		return nil, ErrState
+		return nil, timer.Outcome{}, ErrState
 	}
 	if s.offering {
 		s.mu.Unlock()
-		return nil, ErrOfferPending
+		return nil, timer.Outcome{}, ErrOfferPending
 	}
 	if reuse {
 		sdp = s.localSDP
@@ -1062,7 +1139,7 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 	if sdp != nil {
 		s.offering = true
 	}
-	d := s.dlg
+	d, tmr := s.dlg, s.tmr
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -1072,7 +1149,7 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 	req := d.NewRequest(method)
 	req.Set("Contact", s.contact())
 	req.Set("Allow", s.l.cfg.Allow)
-	req.AddToken("Supported", "timer")
+	tmr.PrepareRequest(req)
 	if sdp != nil {
 		req.Set("Content-Type", "application/sdp")
 		req.SetBody(sdp)
@@ -1089,11 +1166,17 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 		res, err = s.reinviteOnce(ctx, d, req)
 	}
 	if err != nil {
-		return nil, err
+		var out timer.Outcome
+		if isTimeout(err) {
+			out = tmr.HandleTimeout(req)
+		}
+		return nil, out, err
 	}
+	out := tmr.HandleResponse(req, res)
 	if res.IsSuccess() {
 		d.refreshTarget(res)
 		s.mu.Lock()
+		s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate) || s.peerUpdate
 		if sdp != nil {
 			changed := !bytes.Equal(sdp, s.localSDP) || !sameSDP(res.Body(), s.remoteSDP)
 			s.localSDP = sdp
@@ -1104,9 +1187,18 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 				s.emitLocked(MediaChanged{Local: s.localSDP, Remote: s.remoteSDP})
 			}
 		}
+		if tmr.Active() {
+			s.emitLocked(s.refreshedLocked())
+		}
 		s.mu.Unlock()
 	}
-	return res, nil
+	return res, out, nil
+}
+
+// isTimeout reports whether err is a transaction timeout.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 // reinviteOnce runs one re-INVITE transaction, answers a digest challenge
@@ -1151,4 +1243,95 @@ func (s *Session) reinviteOnce(ctx context.Context, d *Dialog, req *sip.Request)
 		}
 		return res, nil
 	}
+}
+
+// ---- RFC 4028 ---------------------------------------------------------
+
+// startTimer gives the session its session timer.
+func (s *Session) startTimer(cfg timer.Config) {
+	role := timer.UAC
+	if s.role == UAS {
+		role = timer.UAS
+	}
+	t := timer.New(cfg, role, s.u.Scheduler(), timer.Hooks{
+		Refresh: func() { go s.refresh() },
+		Expiring: func() time.Duration {
+			if f := s.l.cfg.OnSessionExpiring; f != nil {
+				return f(s)
+			}
+			return 0
+		},
+		Expired: func(r sip.Reason) {
+			go s.byeAndEnd(&TerminatedError{Cause: SessionExpired, StatusCode: r.Cause, Reason: r.Text})
+		},
+	})
+	s.mu.Lock()
+	old := s.tmr
+	s.tmr = t
+	s.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
+}
+
+// SetSessionTimer replaces the session timer configuration of an incoming
+// session before it is answered (OnInvite may call it). The INVITE was
+// checked (422, 420) against the layer's configuration.
+func (s *Session) SetSessionTimer(cfg timer.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if s.role != UAS || (s.State() != Incoming && s.State() != Ringing) {
+		return ErrState
+	}
+	s.startTimer(cfg)
+	return nil
+}
+
+// SessionTimer returns the session's RFC 4028 state: the negotiated
+// interval, the refresher, the next refresh and the expiry.
+func (s *Session) SessionTimer() *timer.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tmr
+}
+
+// rejection turns a timer.Rejection into the response that carries it.
+func rejection(w ua.ResponseWriter, err error) *sip.Response {
+	var rej *timer.Rejection
+	if !errors.As(err, &rej) {
+		return w.NewResponse(sip.StatusBadRequest, "")
+	}
+	res := w.NewResponse(rej.Code, "")
+	rej.AddHeaders(res)
+	return res
+}
+
+// refreshedLocked builds the Refreshed event from the timer's state.
+func (s *Session) refreshedLocked() Refreshed {
+	t := s.tmr
+	r := Refreshed{Interval: t.Interval(), Local: t.Refresher() == timer.RefresherLocal,
+		ExpiresAt: t.ExpiresAt(), NextRefresh: t.NextRefreshAt()}
+	switch t.RefresherRole() {
+	case timer.RefresherUAC:
+		r.Refresher = "uac"
+	case timer.RefresherUAS:
+		r.Refresher = "uas"
+	}
+	return r
+}
+
+// refresh is the timer's Refresh hook: an UPDATE when the peer allows it,
+// else a re-INVITE with the same SDP (same o= version).
+func (s *Session) refresh() {
+	s.mu.Lock()
+	st, tmr, upd := s.state, s.tmr, s.peerUpdate
+	s.mu.Unlock()
+	if st != Established || tmr == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 64*s.t1())
+	defer cancel()
+	method := tmr.RefreshMethod(upd)
+	_ = s.modify(ctx, method, nil, method == sip.MethodInvite, true)
 }

@@ -30,6 +30,13 @@ func newUA(t *testing.T, cfg ua.Config) *ua.UA {
 	return u
 }
 
+func mustLayer(t *testing.T, ep Endpoint, cfg Config) *Layer {
+	t.Helper()
+	l, err := New(ep, cfg)
+	require.NoError(t, err)
+	return l
+}
+
 func endpoint(t *testing.T, u *ua.UA, user string) Static {
 	t.Helper()
 	a, err := sip.ParseAddress("<sip:" + user + "@example.test>")
@@ -93,8 +100,8 @@ func newPair(t *testing.T, cfg ua.Config, bobCfg Config) *pair {
 	if bobCfg.OnInvite == nil {
 		bobCfg.OnInvite = func(s *Session) { p.incoming <- s }
 	}
-	p.alice = New(endpoint(t, p.aliceUA, "alice"), Config{})
-	p.bob = New(endpoint(t, p.bobUA, "bob"), bobCfg)
+	p.alice = mustLayer(t, endpoint(t, p.aliceUA, "alice"), Config{})
+	p.bob = mustLayer(t, endpoint(t, p.bobUA, "bob"), bobCfg)
 	uri, ok := p.bobUA.ContactURI("")
 	require.True(t, ok)
 	uri.User = "bob"
@@ -179,8 +186,8 @@ func TestRejectAndUnanswered(t *testing.T) {
 
 func TestNoHandlerGets480(t *testing.T) {
 	aliceUA, bobUA := newUA(t, ua.Config{}), newUA(t, ua.Config{})
-	alice := New(endpoint(t, aliceUA, "alice"), Config{})
-	New(endpoint(t, bobUA, "bob"), Config{})
+	alice := mustLayer(t, endpoint(t, aliceUA, "alice"), Config{})
+	mustLayer(t, endpoint(t, bobUA, "bob"), Config{})
 	uri, _ := bobUA.ContactURI("")
 	_, err := alice.Invite(context.Background(), uri, InviteOptions{SDP: []byte(offerSDP)})
 	var te *TerminatedError
@@ -362,7 +369,7 @@ func TestNoAckEndsWithBye(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1e9, 0))
 	bobUA := newUA(t, ua.Config{Clock: fake})
 	incoming := make(chan *Session, 1)
-	New(endpoint(t, bobUA, "bob"), Config{OnInvite: func(s *Session) { incoming <- s }})
+	mustLayer(t, endpoint(t, bobUA, "bob"), Config{OnInvite: func(s *Session) { incoming <- s }})
 	peer := newUA(t, ua.Config{})
 	byes := make(chan *sip.Request, 1)
 	peer.AddRouter(routerFunc(func(req *sip.Request) ua.Handler {

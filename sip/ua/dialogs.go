@@ -115,6 +115,13 @@ func (u *UA) Reauthorize(req *sip.Request, res *sip.Response) (bool, error) {
 	if err := u.auth.Authorize(req, res, cred); err != nil {
 		return false, err
 	}
+	u.Renew(req)
+	return true, nil
+}
+
+// Renew makes req ready to be sent again as a new transaction: CSeq one
+// higher and a new branch in its topmost Via (RFC 3261 §8.1.3.5).
+func (u *UA) Renew(req *sip.Request) {
 	cs := req.CSeq()
 	req.Set("CSeq", sip.CSeq{Seq: cs.Seq + 1, Method: cs.Method}.String())
 	if v, ok := req.TopVia(); ok {
@@ -122,7 +129,6 @@ func (u *UA) Reauthorize(req *sip.Request, res *sip.Response) (bool, error) {
 		req.RemoveFirst("Via")
 		req.Insert("Via", v.String())
 	}
-	return true, nil
 }
 
 // ContactURI returns a URI that reaches this UA over the given transport
