@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/sipua-go/sipua/sip"
 )
@@ -22,6 +25,8 @@ const (
 	UDP = "UDP"
 	TCP = "TCP"
 	TLS = "TLS"
+	WS  = "WS"  // WebSocket, RFC 7118
+	WSS = "WSS" // secure WebSocket (over TLS), RFC 7118
 )
 
 // udpReadBuffer is the socket buffer asked for on UDP listeners.
@@ -36,11 +41,18 @@ var (
 	ErrNoListener = errors.New("transport: no listener for this transport")
 	// ErrUnsupportedTransport: the transport name is not one the Layer serves.
 	ErrUnsupportedTransport = errors.New("transport: unsupported transport")
+	// ErrConnClosed: a response to a request that came over a WebSocket
+	// cannot be sent once that connection has closed (a WebSocket client
+	// cannot be reached otherwise, RFC 7118 §5.2).
+	ErrConnClosed = errors.New("transport: connection closed")
+	// ErrSubprotocol: a WebSocket peer did not agree to the "sip"
+	// subprotocol (RFC 7118 §4).
+	ErrSubprotocol = errors.New("transport: WebSocket peer did not agree to the sip subprotocol")
 )
 
 // Addr is a transport address: a transport name and an IP address and port.
 type Addr struct {
-	Transport string // UDP, TCP or TLS
+	Transport string // UDP, TCP, TLS, WS or WSS
 	AddrPort  netip.AddrPort
 	// Name is the host name the address was resolved from. TLS verifies the
 	// peer's certificate against it (against the IP address when empty). It
@@ -106,12 +118,14 @@ type Config struct {
 	// the reason (nil for a clean close), so the transaction layer can fail
 	// at once every transaction that used it.
 	ConnClosed func(remote Addr, err error)
+	// WebSocket configures the WS and WSS transports.
+	WebSocket WebSocketConfig
 }
 
 // Handler receives each inbound message, on the goroutine that read it.
 type Handler func(*Inbound)
 
-// Layer sends and receives SIP messages over UDP and TCP.
+// Layer sends and receives SIP messages over UDP, TCP, TLS, WS and WSS.
 type Layer struct {
 	cfg     Config
 	limits  sip.Limits
@@ -122,6 +136,7 @@ type Layer struct {
 	closed    bool
 	udp       []*net.UDPConn
 	listeners []net.Listener
+	servers   []*http.Server           // the WS and WSS listeners' HTTP servers
 	conns     map[Addr]*streamConn     // the connection to reuse per peer
 	all       map[*streamConn]struct{} // every open connection
 	wg        sync.WaitGroup
@@ -328,10 +343,11 @@ func (l *Layer) accept(ln net.Listener, transport string) {
 	}
 }
 
-// streamConn is one TCP connection with its writer lock.
+// streamConn is one TCP, TLS or WebSocket connection with its writer lock.
 type streamConn struct {
 	l      *Layer
-	c      net.Conn
+	c      net.Conn        // TCP or TLS; under a WebSocket, the connection it runs on
+	ws     *websocket.Conn // WS and WSS
 	key    Addr
 	local  netip.AddrPort
 	wmu    sync.Mutex
@@ -344,20 +360,28 @@ func (l *Layer) adopt(c net.Conn, transport string) *streamConn {
 	remote := unmap(c.RemoteAddr().(*net.TCPAddr).AddrPort())
 	sc := &streamConn{l: l, c: c, key: Addr{Transport: transport, AddrPort: remote},
 		local: unmap(c.LocalAddr().(*net.TCPAddr).AddrPort()), closed: make(chan struct{})}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if !l.track(sc) {
 		c.Close()
 		return nil
+	}
+	go sc.read()
+	return sc
+}
+
+// track enters a new connection in the tables and counts its reader, or
+// reports false when the Layer is closed.
+func (l *Layer) track(sc *streamConn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
 	}
 	// A newer connection to the same peer replaces the older in the table;
 	// the older keeps serving what it carries until it ends.
 	l.conns[sc.key] = sc
 	l.all[sc] = struct{}{}
 	l.wg.Add(1)
-	l.mu.Unlock()
-	go sc.read()
-	return sc
+	return true
 }
 
 func (sc *streamConn) read() {
@@ -405,6 +429,9 @@ func (r idleReader) Read(b []byte) (int, error) {
 }
 
 func (sc *streamConn) write(b []byte) error {
+	if sc.ws != nil {
+		return sc.writeWS(b)
+	}
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
 	_, err := sc.c.Write(b)
@@ -413,7 +440,11 @@ func (sc *streamConn) write(b []byte) error {
 
 func (sc *streamConn) close(cause error) {
 	sc.once.Do(func() {
-		sc.c.Close()
+		if sc.ws != nil {
+			sc.ws.CloseNow()
+		} else {
+			sc.c.Close()
+		}
 		close(sc.closed)
 		l := sc.l
 		l.mu.Lock()
@@ -429,14 +460,14 @@ func (sc *streamConn) close(cause error) {
 }
 
 // Send sends a message to an address: over the UDP listener's socket, or
-// over a TCP connection to that address, reusing one that is open and
-// connecting otherwise.
+// over a TCP, TLS or WebSocket connection to that address, reusing one
+// that is open and connecting otherwise.
 func (l *Layer) Send(ctx context.Context, to Addr, m sip.Message) error {
 	data := m.AppendTo(nil)
 	switch strings.ToUpper(to.Transport) {
 	case UDP:
 		return l.sendUDP(to.AddrPort, m, data)
-	case TCP, TLS:
+	case TCP, TLS, WS, WSS:
 		sc, err := l.conn(ctx, to)
 		if err != nil {
 			return err
@@ -502,19 +533,13 @@ func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.DialTimeout)
 		defer cancel()
 	}
+	if key.Transport == WS || key.Transport == WSS {
+		return l.dialWS(ctx, to, key)
+	}
 	var c net.Conn
 	var err error
 	if key.Transport == TLS {
-		cfg := &tls.Config{}
-		if l.cfg.TLS != nil {
-			cfg = l.cfg.TLS.Clone()
-		}
-		cfg.ServerName = to.Name
-		if cfg.ServerName == "" {
-			cfg.ServerName = key.AddrPort.Addr().String()
-		}
-		cfg.InsecureSkipVerify = false // verification is never off
-		d := tls.Dialer{Config: cfg}
+		d := tls.Dialer{Config: l.clientTLS(to)}
 		c, err = d.DialContext(ctx, "tcp", key.AddrPort.String())
 	} else {
 		var d net.Dialer
@@ -530,6 +555,22 @@ func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
 	return sc, nil
 }
 
+// clientTLS is the TLS configuration of a connection this Layer opens to
+// to: Config.TLS's roots, and the peer's certificate verified against
+// to.Name or else the IP address.
+func (l *Layer) clientTLS(to Addr) *tls.Config {
+	cfg := &tls.Config{}
+	if l.cfg.TLS != nil {
+		cfg = l.cfg.TLS.Clone()
+	}
+	cfg.ServerName = to.Name
+	if cfg.ServerName == "" {
+		cfg.ServerName = to.AddrPort.Addr().Unmap().String()
+	}
+	cfg.InsecureSkipVerify = false // verification is never off
+	return cfg
+}
+
 // Respond sends a response to the request in as RFC 3261 §18.2.2 and RFC
 // 3581 §4 route it: over the connection the request arrived on while it is
 // open; otherwise for TCP to the received address (or sent-by host) and the
@@ -541,6 +582,9 @@ func (l *Layer) Respond(in *Inbound, res *sip.Response) error {
 		case <-in.conn.closed:
 		default:
 			return l.sendStream(in.conn, res, res.AppendTo(nil))
+		}
+		if in.conn.ws != nil {
+			return ErrConnClosed
 		}
 	}
 	v, ok := res.TopVia()
@@ -582,7 +626,7 @@ func (l *Layer) Close() error {
 		return nil
 	}
 	l.closed = true
-	udp, lns := l.udp, l.listeners
+	udp, lns, srvs := l.udp, l.listeners, l.servers
 	conns := make([]*streamConn, 0, len(l.all))
 	for sc := range l.all {
 		conns = append(conns, sc)
@@ -594,9 +638,23 @@ func (l *Layer) Close() error {
 	for _, ln := range lns {
 		ln.Close()
 	}
+	for _, s := range srvs {
+		s.Close() // its listener and the connections not upgraded
+	}
+	var closing sync.WaitGroup
 	for _, sc := range conns {
+		if sc.ws != nil {
+			// A WebSocket ends with a close handshake, all at once.
+			closing.Add(1)
+			go func() {
+				defer closing.Done()
+				sc.closeWS()
+			}()
+			continue
+		}
 		sc.close(nil)
 	}
+	closing.Wait()
 	l.wg.Wait()
 	return nil
 }
