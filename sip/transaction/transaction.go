@@ -120,12 +120,12 @@ func (l *Layer) ConnClosed(remote transport.Addr, err error) {
 	var cs []*Client
 	var ics []*InviteClient
 	for _, c := range l.clients {
-		if c.reliable && c.to == remote {
+		if c.reliable && sameConn(c.to, remote) {
 			cs = append(cs, c)
 		}
 	}
 	for _, c := range l.invClients {
-		if c.reliable && c.to == remote {
+		if c.reliable && sameConn(c.to, remote) {
 			ics = append(ics, c)
 		}
 	}
@@ -140,6 +140,14 @@ func (l *Layer) ConnClosed(remote transport.Addr, err error) {
 			c.terminate(err)
 		}
 	}
+}
+
+// sameConn reports whether a transaction's target is carried by the
+// connection the transport reports: same transport and address; the TLS
+// name a target may carry is not part of the connection's key.
+func sameConn(to, conn transport.Addr) bool {
+	return strings.EqualFold(to.Transport, conn.Transport) &&
+		to.AddrPort.Addr().Unmap() == conn.AddrPort.Addr().Unmap() && to.AddrPort.Port() == conn.AddrPort.Port()
 }
 
 // Len returns the number of live client and server transactions.

@@ -282,3 +282,13 @@ func TestConnClosedFailsTransactions(t *testing.T) {
 	<-c2.Done()
 	assert.ErrorIs(t, c2.Err(), ErrConnClosed)
 }
+
+func TestSameConnIgnoresName(t *testing.T) {
+	a := transport.Addr{Transport: "TLS", AddrPort: netip.MustParseAddrPort("127.0.0.1:5061"), Name: "proxy.example.test"}
+	b := transport.Addr{Transport: "tls", AddrPort: netip.MustParseAddrPort("[::ffff:127.0.0.1]:5061")}
+	assert.True(t, sameConn(a, b))
+	b.AddrPort = netip.MustParseAddrPort("127.0.0.1:5062")
+	assert.False(t, sameConn(a, b))
+	b = transport.Addr{Transport: "TCP", AddrPort: a.AddrPort}
+	assert.False(t, sameConn(a, b))
+}
