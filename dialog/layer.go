@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sipua-go/sipua/sip"
+	"github.com/sipua-go/sipua/dialog/sdpneg"
 	"github.com/sipua-go/sipua/sip/ua"
 	"github.com/sipua-go/sipua/timer"
 )
@@ -73,6 +74,11 @@ type Config struct {
 	// per call). Zero: enabled, 1800 s, Min-SE 90 s, refresher and method
 	// chosen automatically; Disabled turns them off.
 	SessionTimer timer.Config
+	// Media, when set, makes the layer negotiate SDP itself (RFC 3264,
+	// package sdpneg): it answers every offer (INVITE, re-INVITE, UPDATE,
+	// ACK), makes the offer of an Invite or Accept given no SDP, and makes
+	// Hold and Resume work. Nil: the application supplies SDP bodies.
+	Media *sdpneg.Capabilities
 	// OnSessionExpiring is asked when a session is about to expire for
 	// want of a refresh; a positive duration keeps it that much longer.
 	// Nil: it expires.
@@ -98,10 +104,15 @@ type Layer struct {
 
 // New creates the dialog layer of ep: it becomes the UA's INVITE handler
 // and a router for in-dialog requests. It fails only for an invalid
-// session-timer configuration.
+// session-timer or media configuration.
 func New(ep Endpoint, cfg Config) (*Layer, error) {
 	if err := cfg.SessionTimer.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Media != nil {
+		if _, err := sdpneg.New(*cfg.Media); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.AnswerTimeout == 0 {
 		cfg.AnswerTimeout = 3 * time.Minute

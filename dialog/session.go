@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sipua-go/sipua/dialog/sdpneg"
 	"github.com/sipua-go/sipua/internal/sched"
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/transaction"
@@ -46,6 +47,8 @@ type Session struct {
 	// offer/answer
 	localSDP, remoteSDP []byte
 	offering            bool // an offer of ours is in flight (re-INVITE/UPDATE)
+	neg                 *sdpneg.Negotiator // with Config.Media; used under mu
+	answer              []byte             // UAS: the answer to the INVITE's offer, not yet sent
 
 	// UAS: the initial INVITE's writer, and 2xx retransmission (§13.3.1.4)
 	w        ua.ResponseWriter
@@ -233,6 +236,19 @@ func (l *Layer) serveInvite(w ua.ResponseWriter, r *ua.Request) {
 	s.invite, s.w = req, w
 	s.remoteSDP = req.Body()
 	s.peerUpdate = req.HasToken("Allow", sip.MethodUpdate)
+	if l.cfg.Media != nil {
+		s.neg, _ = sdpneg.New(*l.cfg.Media) // validated by New
+		if offer := req.Body(); len(offer) > 0 {
+			answer, err := s.neg.ReceiveOffer(offer)
+			if err != nil {
+				res := w.NewResponse(negStatus(err), "")
+				res.Set("Warning", `399 sipua "`+strings.ReplaceAll(err.Error(), `"`, "'")+`"`)
+				_ = w.Respond(res)
+				return
+			}
+			s.answer = answer
+		}
+	}
 	s.startTimer(l.cfg.SessionTimer)
 	if err := s.tmr.CheckRequest(req); err != nil {
 		s.tmr.Stop()
@@ -346,6 +362,14 @@ func (s *Session) Accept(ctx context.Context, sdp []byte) error {
 			return s.Err()
 		}
 		return ErrState
+	}
+	if sdp == nil && s.neg != nil {
+		if s.answer != nil {
+			sdp = s.answer
+			_, _ = s.neg.CommitAnswer()
+		} else if offer, err := s.neg.CreateOffer(); err == nil {
+			sdp = offer // late offer: the answer comes in the ACK
+		}
 	}
 	s.localSDP = sdp
 	s.setStateLocked(Accepting)
@@ -518,6 +542,11 @@ func (s *Session) handleAck(req *sip.Request) {
 	}
 	if b := req.Body(); len(b) > 0 {
 		s.remoteSDP = b // the answer to the offer in our 2xx (late offer)
+		if s.neg != nil {
+			if r, err := s.neg.ReceiveAnswer(b); err == nil && r.Changed && s.state != Accepting {
+				s.emitLocked(MediaChanged{Local: s.localSDP, Remote: b})
+			}
+		}
 	}
 	initial := s.state == Accepting
 	if initial {
@@ -570,7 +599,32 @@ func (s *Session) handleModify(w ua.ResponseWriter, req *sip.Request) {
 
 	var answer []byte
 	changed := false
+	s.mu.Lock()
+	neg := s.neg
+	s.mu.Unlock()
 	switch {
+	case neg != nil && len(offer) > 0:
+		s.mu.Lock()
+		a, r, err := neg.AnswerOffer(offer)
+		s.mu.Unlock()
+		if err != nil {
+			res := w.NewResponse(negStatus(err), "")
+			if res.StatusCode == sip.StatusServerInternalError {
+				res.Set("Retry-After", "1")
+			}
+			_ = w.Respond(res)
+			return
+		}
+		answer, changed = a, r.Changed
+	case neg != nil && req.Method == sip.MethodInvite:
+		s.mu.Lock()
+		o, err := neg.CreateOffer() // the ACK brings the answer
+		s.mu.Unlock()
+		if err != nil {
+			_ = w.Respond(w.NewResponse(negStatus(err), ""))
+			return
+		}
+		answer = o
 	case len(offer) == 0 && req.Method == sip.MethodInvite:
 		answer = local // a re-INVITE without offer: our 2xx carries one
 	case len(offer) == 0:
@@ -596,8 +650,10 @@ func (s *Session) handleModify(w ua.ResponseWriter, req *sip.Request) {
 	if tmr.Active() {
 		s.emitLocked(s.refreshedLocked())
 	}
-	if len(offer) > 0 {
-		s.remoteSDP = offer
+	if len(offer) > 0 || answer != nil {
+		if len(offer) > 0 {
+			s.remoteSDP = offer
+		}
 		s.localSDP = answer
 	}
 	if changed {
@@ -679,6 +735,16 @@ func (l *Layer) Invite(ctx context.Context, to sip.URI, opts InviteOptions) (*Se
 	}
 	s.startTimer(tcfg)
 	s.tmr.PrepareRequest(req)
+	if l.cfg.Media != nil {
+		s.neg, _ = sdpneg.New(*l.cfg.Media)
+		if opts.SDP == nil && opts.Answer == nil {
+			offer, err := s.neg.CreateOffer()
+			if err != nil {
+				return nil, err
+			}
+			opts.SDP = offer
+		}
+	}
 	if opts.SDP != nil {
 		req.Set("Content-Type", "application/sdp")
 		req.SetBody(opts.SDP)
@@ -861,7 +927,19 @@ func (s *Session) confirmUAC(ctx context.Context, req *sip.Request, res *sip.Res
 	if b := res.Body(); len(b) > 0 {
 		s.mu.Lock()
 		s.remoteSDP = b
+		neg := s.neg
+		if neg != nil && opts.SDP != nil {
+			_, _ = neg.ReceiveAnswer(b)
+		}
 		s.mu.Unlock()
+		if neg != nil && opts.SDP == nil && opts.Answer == nil {
+			s.mu.Lock()
+			answer, _, err := neg.AnswerOffer(b)
+			s.mu.Unlock()
+			if err == nil {
+				opts.Answer = func([]byte) ([]byte, error) { return answer, nil }
+			}
+		}
 		if opts.SDP == nil && opts.Answer != nil {
 			answer, err := opts.Answer(b)
 			if err == nil && answer != nil {
@@ -1054,9 +1132,16 @@ func (s *Session) Update(ctx context.Context, sdp []byte) error {
 // verdict first (retry after 422, end the session after a refresh that
 // failed for good), then §14.1's 491 retry for the application's own
 // modifications, then 408/481 ending the dialog (§12.2.1.2).
+// offerMaker makes an offer with the negotiator (Hold, Resume).
+type offerMaker func(n *sdpneg.Negotiator) ([]byte, error)
+
 func (s *Session) modify(ctx context.Context, method string, sdp []byte, reuse, refresh bool) error {
+	return s.modifyWith(ctx, method, sdp, reuse, refresh, nil)
+}
+
+func (s *Session) modifyWith(ctx context.Context, method string, sdp []byte, reuse, refresh bool, mk offerMaker) error {
 	for try := 0; ; try++ {
-		res, out, err := s.modifyOnce(ctx, method, sdp, reuse)
+		res, out, err := s.modifyOnce(ctx, method, sdp, reuse, mk)
 		if out.Failed != 0 {
 			s.mu.Lock()
 			s.emitLocked(RefreshFailed{StatusCode: out.Failed, Err: err})
@@ -1123,7 +1208,7 @@ func (s *Session) sleep(ctx context.Context, d time.Duration) error {
 
 // modifyOnce sends one re-INVITE or UPDATE and returns its final response
 // and the session timer's verdict on it.
-func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reuse bool) (*sip.Response, timer.Outcome, error) {
+func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reuse bool, mk offerMaker) (*sip.Response, timer.Outcome, error) {
 	s.mu.Lock()
 	if s.state != Established && !(method == sip.MethodUpdate && (s.state == Ringing || s.state == Accepting)) {
 		s.mu.Unlock()
@@ -1133,7 +1218,26 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 		s.mu.Unlock()
 		return nil, timer.Outcome{}, ErrOfferPending
 	}
-	if reuse {
+	neg := s.neg
+	switch {
+	case neg != nil && sdp != nil:
+		s.mu.Unlock()
+		return nil, timer.Outcome{}, errors.New("dialog: with Config.Media set, offers come from the negotiator (Hold, Resume, Capabilities)")
+	case neg != nil && mk != nil:
+		offer, err := mk(neg)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, timer.Outcome{}, err
+		}
+		sdp = offer
+	case neg != nil && reuse:
+		offer, err := neg.CreateOffer() // unchanged: the same o= version
+		if err != nil {
+			s.mu.Unlock()
+			return nil, timer.Outcome{}, err
+		}
+		sdp = offer
+	case reuse:
 		sdp = s.localSDP
 	}
 	if sdp != nil {
@@ -1141,9 +1245,14 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 	}
 	d, tmr := s.dlg, s.tmr
 	s.mu.Unlock()
+	offered := sdp != nil && neg != nil
+	ok := false
 	defer func() {
 		s.mu.Lock()
 		s.offering = false
+		if offered && !ok {
+			_ = neg.CancelOffer()
+		}
 		s.mu.Unlock()
 	}()
 	req := d.NewRequest(method)
@@ -1177,6 +1286,17 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 		d.refreshTarget(res)
 		s.mu.Lock()
 		s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate) || s.peerUpdate
+		if offered && len(res.Body()) > 0 {
+			r, err := neg.ReceiveAnswer(res.Body())
+			ok = err == nil
+			if ok {
+				if r.Changed {
+					s.emitLocked(MediaChanged{Local: sdp, Remote: res.Body()})
+				}
+				s.localSDP, s.remoteSDP = sdp, res.Body()
+				sdp = nil // handled
+			}
+		}
 		if sdp != nil {
 			changed := !bytes.Equal(sdp, s.localSDP) || !sameSDP(res.Body(), s.remoteSDP)
 			s.localSDP = sdp
@@ -1334,4 +1454,41 @@ func (s *Session) refresh() {
 	defer cancel()
 	method := tmr.RefreshMethod(upd)
 	_ = s.modify(ctx, method, nil, method == sip.MethodInvite, true)
+}
+
+// negStatus maps an offer/answer error to its response code: 491 for
+// crossing offers, 500 for an offer while an answer is due, 488 else.
+func negStatus(err error) int {
+	if c := sdpneg.StatusCode(err); c != 0 {
+		return c
+	}
+	return sip.StatusNotAcceptableHere
+}
+
+// Hold puts the call on hold (RFC 3264 §8.4: a re-INVITE whose offer
+// makes our streams sendonly, or inactive). It needs Config.Media.
+func (s *Session) Hold(ctx context.Context) error { return s.hold(ctx, true) }
+
+// Resume takes the call off hold. It needs Config.Media.
+func (s *Session) Resume(ctx context.Context) error { return s.hold(ctx, false) }
+
+func (s *Session) hold(ctx context.Context, on bool) error {
+	s.mu.Lock()
+	neg := s.neg
+	s.mu.Unlock()
+	if neg == nil {
+		return errors.New("dialog: Hold and Resume need Config.Media")
+	}
+	mk := (*sdpneg.Negotiator).Resume
+	if on {
+		mk = (*sdpneg.Negotiator).Hold
+	}
+	return s.modifyWith(ctx, sip.MethodInvite, nil, false, false, mk)
+}
+
+// OnHold reports whether we put the call on hold.
+func (s *Session) OnHold() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.neg != nil && s.neg.OnHold()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sipua-go/sipua/dialog/sdpneg"
 	"github.com/sipua-go/sipua/internal/clock"
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/ua"
@@ -413,3 +414,42 @@ func TestNoAckEndsWithBye(t *testing.T) {
 type routerFunc func(req *sip.Request) ua.Handler
 
 func (f routerFunc) RouteRequest(req *sip.Request) ua.Handler { return f(req) }
+
+// With Config.Media both sides negotiate SDP themselves: offer, answer,
+// hold and resume, and a refresh that changes nothing.
+func TestMediaNegotiation(t *testing.T) {
+	aliceCaps := sdpneg.AudioOnly("127.0.0.1", 4000)
+	bobCaps := sdpneg.AudioOnly("127.0.0.1", 5000)
+	aliceUA, bobUA := newUA(t, ua.Config{}), newUA(t, ua.Config{})
+	incoming := make(chan *Session, 1)
+	bobEv := newRecorder()
+	alice := mustLayer(t, endpoint(t, aliceUA, "alice"), Config{Media: &aliceCaps})
+	mustLayer(t, endpoint(t, bobUA, "bob"), Config{Media: &bobCaps, OnInvite: func(s *Session) {
+		s.OnEvent(bobEv.on)
+		incoming <- s
+		go func() { _ = s.Accept(context.Background(), nil) }()
+	}})
+	uri, _ := bobUA.ContactURI("")
+	out, err := alice.Invite(context.Background(), uri, InviteOptions{})
+	require.NoError(t, err)
+	in := wait(t, incoming)
+	require.Eventually(t, func() bool { return in.State() == Established }, 2*time.Second, time.Millisecond)
+	assert.Contains(t, string(out.LocalSDP()), "m=audio 4000 RTP/AVP 0 8")
+	assert.Contains(t, string(out.RemoteSDP()), "m=audio 5000 RTP/AVP 0 8")
+	assert.Equal(t, string(out.LocalSDP()), string(in.RemoteSDP()))
+
+	media := func(ev Event) bool { _, ok := ev.(MediaChanged); return ok }
+	before := string(out.LocalSDP())
+	require.NoError(t, out.Reinvite(context.Background(), nil), "a refresh")
+	assert.Equal(t, before, string(out.LocalSDP()), "a refresh repeats the SDP, o= version included")
+	require.NoError(t, out.Hold(context.Background()))
+	assert.True(t, out.OnHold())
+	assert.Contains(t, string(in.RemoteSDP()), "a=sendonly")
+	assert.Contains(t, string(in.LocalSDP()), "a=recvonly")
+	require.NoError(t, out.Resume(context.Background()))
+	assert.False(t, out.OnHold())
+	assert.Contains(t, string(in.LocalSDP()), "a=sendrecv")
+	require.Eventually(t, func() bool { return bobEv.count(media) == 2 }, 2*time.Second, time.Millisecond,
+		"hold and resume change the media; the refresh does not")
+	assert.Error(t, out.Reinvite(context.Background(), []byte(offerSDP)), "offers come from the negotiator")
+}
