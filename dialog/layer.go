@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/dialog/sdpneg"
+	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/ua"
 	"github.com/sipua-go/sipua/timer"
 )

@@ -46,7 +46,7 @@ type Session struct {
 
 	// offer/answer
 	localSDP, remoteSDP []byte
-	offering            bool // an offer of ours is in flight (re-INVITE/UPDATE)
+	offering            bool               // an offer of ours is in flight (re-INVITE/UPDATE)
 	neg                 *sdpneg.Negotiator // with Config.Media; used under mu
 	answer              []byte             // UAS: the answer to the INVITE's offer, not yet sent
 
