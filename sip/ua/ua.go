@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -52,6 +51,9 @@ type Config struct {
 	// Supported lists the option tags this UA supports, for Supported in
 	// OPTIONS answers and for checking Require (420). Zero: none.
 	Supported []string
+	// Resolver does the DNS lookups of RFC 3263 target resolution
+	// (NAPTR, SRV, A/AAAA). Nil: transport.DefaultResolver().
+	Resolver transport.Resolver
 }
 
 // UA is a SIP user agent core.
@@ -102,7 +104,7 @@ func New(cfg Config) (*UA, error) {
 			u.tp.Close()
 			u.sched.Close()
 			u.cancel()
-			return nil, fmt.Errorf("ua: bad listen address %q (want udp:, tcp: or tls:host:port)", l)
+			return nil, fmt.Errorf("ua: bad listen address %q (want udp:, tcp:, tls:, ws: or wss:host:port)", l)
 		}
 		var ap netip.AddrPort
 		var err error
@@ -113,6 +115,10 @@ func New(cfg Config) (*UA, error) {
 			ap, err = u.tp.ListenTCP(addr)
 		case "tls":
 			ap, err = u.tp.ListenTLS(addr)
+		case "ws":
+			ap, err = u.tp.ListenWS(addr)
+		case "wss":
+			ap, err = u.tp.ListenWSS(addr)
 		default:
 			err = fmt.Errorf("ua: unsupported transport %q", network)
 		}
@@ -223,6 +229,14 @@ type Target = transport.Addr
 // *StatusError for any other final response, a *transaction.TimeoutError
 // (Timeout() is true) when no final response came, or ctx's error.
 func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response, error) {
+	return u.send(ctx, req, to, u.cfg.Credentials, &u.auth)
+}
+
+// send is Do with the credentials and the digest client given: endpoints
+// answer challenges with their own account. Failover (failover.go) calls
+// it once per target, each time as a new transaction.
+func (u *UA) send(ctx context.Context, req *sip.Request, to Target,
+	credentials func(realm string) (auth.Credentials, bool), ac *auth.Client) (*sip.Response, error) {
 	if req.Method == sip.MethodInvite || req.Method == sip.MethodAck {
 		return nil, errors.New("ua: INVITE and ACK belong to a dialog, not Do")
 	}
@@ -252,7 +266,7 @@ func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response
 			u.newBranch(req, local)
 		}
 	}
-	u.auth.Reauthorize(req)
+	ac.Reauthorize(req)
 	for attempt := 0; ; attempt++ {
 		c, err := u.tx.Request(ctx, req, to)
 		if err != nil {
@@ -265,13 +279,13 @@ func (u *UA) Do(ctx context.Context, req *sip.Request, to Target) (*sip.Response
 		switch {
 		case res.StatusCode < 300:
 			return res, nil
-		case (res.StatusCode == 401 || res.StatusCode == 407) && u.cfg.Credentials != nil && attempt < 4:
+		case (res.StatusCode == 401 || res.StatusCode == 407) && credentials != nil && attempt < 4:
 			realm := challengeRealm(res)
-			cred, ok := u.cfg.Credentials(realm)
+			cred, ok := credentials(realm)
 			if !ok {
 				return res, &StatusError{Response: res}
 			}
-			if err := u.auth.Authorize(req, res, cred); err != nil {
+			if err := ac.Authorize(req, res, cred); err != nil {
 				return res, errors.Join(&StatusError{Response: res}, err)
 			}
 			// §8.1.3.5: the retry is a new transaction with CSeq + 1.
@@ -358,42 +372,45 @@ func (u *UA) newBranch(req *sip.Request, local transport.Addr) {
 }
 
 // targetOf finds where a request goes: the first Route (loose routing) or
-// the Request-URI; transport from its transport parameter (UDP by
-// default); port 5060 by default. Host names are resolved to an address
-// (A/AAAA; RFC 3263 NAPTR/SRV come with the resolver).
+// the Request-URI, resolved as RFC 3263 §4 does with the default resolver
+// (transport=udp|tcp|tls|ws|wss, sips: TLS or WSS); the first target.
+// UA methods should call u.target, which honours Config.Resolver.
 func targetOf(ctx context.Context, req *sip.Request) (Target, error) {
+	return firstTarget(ctx, nil, req)
+}
+
+// target is targetOf with the UA's Config.Resolver.
+func (u *UA) target(ctx context.Context, req *sip.Request) (Target, error) {
+	return firstTarget(ctx, u.cfg.Resolver, req)
+}
+
+func firstTarget(ctx context.Context, r transport.Resolver, req *sip.Request) (Target, error) {
 	uri := req.URI
 	if routes, err := req.Route(); err == nil && len(routes) > 0 {
 		uri = routes[0].URI
 	}
-	if !uri.IsSIP() {
-		return Target{}, fmt.Errorf("ua: cannot send to a %s URI", uri.Scheme)
-	}
-	t := strings.ToUpper(uri.Params.Value("transport"))
-	switch {
-	case uri.Scheme == "sips":
-		t = transport.TLS // RFC 3261 §26.2.2: SIPS over TLS
-	case t == "":
-		t = transport.UDP
-	}
-	port := uri.Port
-	if port == 0 {
-		port = 5060
-		if t == transport.TLS {
-			port = 5061
-		}
-	}
-	ip, err := netip.ParseAddr(uri.Host)
+	ts, err := targets(ctx, r, uri)
 	if err != nil {
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", uri.Host)
-		if err != nil || len(ips) == 0 {
-			return Target{}, fmt.Errorf("ua: resolving %s: %w", uri.Host, err)
-		}
-		ip = ips[0]
+		return Target{}, err
 	}
-	name := ""
-	if _, err := netip.ParseAddr(uri.Host); err != nil {
-		name = uri.Host // the name the TLS certificate must carry
+	return ts[0], nil
+}
+
+// Targets resolves a sip or sips URI to the targets to try in order, a
+// failed one giving way to the next (RFC 3263 §4; transport.Locator.Locate
+// documents the rules), with Config.Resolver.
+func (u *UA) Targets(ctx context.Context, uri sip.URI) ([]Target, error) {
+	return targets(ctx, u.cfg.Resolver, uri)
+}
+
+func targets(ctx context.Context, r transport.Resolver, uri sip.URI) ([]Target, error) {
+	if !uri.IsSIP() {
+		return nil, fmt.Errorf("ua: cannot send to a %s URI", uri.Scheme)
 	}
-	return Target{Transport: t, AddrPort: netip.AddrPortFrom(ip.Unmap(), uint16(port)), Name: name}, nil
+	loc := transport.Locator{Resolver: r}
+	ts, err := loc.Locate(ctx, uri)
+	if err != nil {
+		return nil, fmt.Errorf("ua: resolving %s: %w", uri.Host, err)
+	}
+	return ts, nil
 }

@@ -42,10 +42,10 @@ func request(t *testing.T, method string, to *UA, transport string) (*sip.Reques
 
 func TestOptionsBuiltinAndHandlers(t *testing.T) {
 	srv := newUA(t, Config{Supported: []string{"timer"}})
-	var got string
+	got := make(chan string, 1)
 	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
-		got = string(r.Body())
-		require.NoError(t, w.Respond(w.NewResponse(202, "")))
+		got <- string(r.Body())
+		assert.NoError(t, w.Respond(w.NewResponse(202, "")))
 	})
 	cli := newUA(t, Config{})
 
@@ -64,7 +64,7 @@ func TestOptionsBuiltinAndHandlers(t *testing.T) {
 	res, err = cli.Do(context.Background(), msg, to)
 	require.NoError(t, err)
 	assert.Equal(t, 202, res.StatusCode)
-	assert.Equal(t, "hello", got)
+	assert.Equal(t, "hello", <-got)
 	v, _ := msg.TopVia()
 	assert.True(t, strings.HasPrefix(v.Branch(), "z9hG4bK"))
 	assert.NotEmpty(t, msg.CallID())
