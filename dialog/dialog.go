@@ -172,8 +172,8 @@ func (d *Dialog) LocalSeq() uint32 {
 	return d.localSeq
 }
 
-// confirm moves an early dialog to Confirmed.
-func (d *Dialog) confirm() {
+// Confirm moves an early dialog to Confirmed (a 2xx was sent or received).
+func (d *Dialog) Confirm() {
 	d.mu.Lock()
 	if d.state == StateEarly {
 		d.state = StateConfirmed
@@ -181,8 +181,8 @@ func (d *Dialog) confirm() {
 	d.mu.Unlock()
 }
 
-// terminate moves the dialog to Terminated.
-func (d *Dialog) terminate() {
+// Terminate moves the dialog to Terminated.
+func (d *Dialog) Terminate() {
 	d.mu.Lock()
 	d.state = StateTerminated
 	d.mu.Unlock()
@@ -232,11 +232,11 @@ func (d *Dialog) buildLocked(method string, seq uint32) *sip.Request {
 	return req
 }
 
-// receive checks an in-dialog request's CSeq (RFC 3261 §12.2.2): lower
-// than the last one received is out of order (answer 500); otherwise it
-// becomes the remote sequence number. Target-refresh requests update the
-// remote target from their Contact.
-func (d *Dialog) receive(req *sip.Request) bool {
+// Receive checks an in-dialog request's CSeq (RFC 3261 §12.2.2): lower
+// than the last one received is out of order and Receive returns false
+// (answer 500); otherwise it becomes the remote sequence number.
+// Target-refresh requests update the remote target from their Contact.
+func (d *Dialog) Receive(req *sip.Request) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	seq := req.CSeq().Seq
@@ -255,9 +255,9 @@ func (d *Dialog) receive(req *sip.Request) bool {
 	return true
 }
 
-// refreshTarget takes the Contact of a 2xx to a target-refresh request we
+// RefreshTarget takes the Contact of a 2xx to a target-refresh request we
 // sent (RFC 3261 §12.2.1.2).
-func (d *Dialog) refreshTarget(res *sip.Response) {
+func (d *Dialog) RefreshTarget(res *sip.Response) {
 	if c := res.Contact(); len(c) > 0 {
 		d.mu.Lock()
 		d.remoteTarget = c[0].URI
@@ -297,8 +297,7 @@ func (d *Dialog) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 	return res, err
 }
 
-// matches reports whether a response or request of the peer (its tag in
-// remote) belongs to this dialog.
+// key is the dialog's key in a Layer's table.
 func (d *Dialog) key() string { return key(d.id.CallID, d.id.LocalTag, d.id.RemoteTag) }
 
 func key(callID, local, remote string) string {

@@ -205,7 +205,7 @@ func (s *Session) terminate(te *TerminatedError) {
 	s.emitLocked(StateChanged{From: from, To: Terminated, Err: te})
 	s.mu.Unlock()
 	if dlg != nil {
-		dlg.terminate()
+		dlg.Terminate()
 		s.l.untrack(dlg.key(), s)
 	}
 	close(s.done)
@@ -380,7 +380,7 @@ func (s *Session) Accept(ctx context.Context, sdp []byte) error {
 	tmr := s.tmr
 	s.mu.Unlock()
 	tmr.PrepareResponse(s.invite, res)
-	s.dlg.confirm()
+	s.dlg.Confirm()
 	if err := s.respond2xx(s.w, s.invite, res); err != nil {
 		close(s.answered)
 		s.terminate(&TerminatedError{Cause: TransportFailure, Err: err})
@@ -493,7 +493,7 @@ func (s *Session) serveInDialog(w ua.ResponseWriter, r *ua.Request) {
 		s.handleAck(req)
 		return
 	}
-	if !d.receive(req) {
+	if !d.Receive(req) {
 		_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "CSeq Out of Order"))
 		return
 	}
@@ -1283,7 +1283,7 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 	}
 	out := tmr.HandleResponse(req, res)
 	if res.IsSuccess() {
-		d.refreshTarget(res)
+		d.RefreshTarget(res)
 		s.mu.Lock()
 		s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate) || s.peerUpdate
 		if offered && len(res.Body()) > 0 {
