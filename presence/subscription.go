@@ -1263,23 +1263,17 @@ type subTable struct {
 	unroute func() // kept for symmetry: the router stays while the UA lives
 }
 
-var (
-	subTablesMu sync.Mutex
-	subTables   = make(map[*ua.UA]*subTable)
-)
+// subTableKey is the key of the UA's subscription table (ua.UA.Shared).
+type subTableKey struct{}
 
 // table returns the UA's table, creating it and adding its router on first
-// use. A table lives as long as its UA (a map and a pointer).
+// use. A table lives as long as its UA.
 func table(u *ua.UA) *subTable {
-	subTablesMu.Lock()
-	defer subTablesMu.Unlock()
-	t := subTables[u]
-	if t == nil {
-		t = &subTable{u: u, subs: make(map[string]*Subscription)}
-		subTables[u] = t
+	return u.Shared(subTableKey{}, func() any {
+		t := &subTable{u: u, subs: make(map[string]*Subscription)}
 		t.unroute = u.AddRouter(t)
-	}
-	return t
+		return t
+	}).(*subTable)
 }
 
 func (t *subTable) add(key string, s *Subscription) {

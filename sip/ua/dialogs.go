@@ -198,3 +198,22 @@ func (u *UA) Timers() transaction.Config {
 	}
 	return t
 }
+
+// Shared returns the value the UA holds for key, creating it with create
+// on first use. The layers above the UA core keep their per-UA state here
+// (a subscription table, for example) instead of in package variables;
+// the value lives as long as the UA. Keys are compared as map keys; use
+// an unexported type of your package, as with context.Context values.
+func (u *UA) Shared(key any, create func() any) any {
+	u.sharedMu.Lock() // not u.mu: create may call AddRouter, Handle, ...
+	defer u.sharedMu.Unlock()
+	if v, ok := u.shared[key]; ok {
+		return v
+	}
+	if u.shared == nil {
+		u.shared = make(map[any]any)
+	}
+	v := create()
+	u.shared[key] = v
+	return v
+}

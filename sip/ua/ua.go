@@ -69,6 +69,8 @@ type UA struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	routers  []Router
+	sharedMu sync.Mutex
+	shared   map[any]any // Shared
 	invites  map[*transaction.InviteServer]context.CancelCauseFunc // INVITEs being handled
 	closed   bool
 	wg       sync.WaitGroup     // running handlers
