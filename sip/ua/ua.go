@@ -70,7 +70,7 @@ type UA struct {
 	handlers map[string]Handler
 	routers  []Router
 	sharedMu sync.Mutex
-	shared   map[any]any // Shared
+	shared   map[any]any                                           // Shared
 	invites  map[*transaction.InviteServer]context.CancelCauseFunc // INVITEs being handled
 	closed   bool
 	wg       sync.WaitGroup     // running handlers
