@@ -40,7 +40,7 @@ func (u *UA) StartInvite(ctx context.Context, req *sip.Request, to Target) (*tra
 func (u *UA) prepare(ctx context.Context, req *sip.Request, to Target) (Target, transport.Addr, error) {
 	if to == (Target{}) {
 		var err error
-		if to, err = targetOf(ctx, req); err != nil {
+		if to, err = u.target(ctx, req); err != nil {
 			return to, transport.Addr{}, err
 		}
 	}
@@ -156,7 +156,7 @@ func (u *UA) ContactURI(transportName string) (sip.URI, bool) {
 // target: the first Route (loose routing) or else the Request-URI,
 // resolved to an address.
 func (u *UA) TargetOf(ctx context.Context, req *sip.Request) (Target, error) {
-	return targetOf(ctx, req)
+	return u.target(ctx, req)
 }
 
 // Support adds option tags to those the UA supports (Config.Supported):

@@ -180,7 +180,7 @@ func (f *failover) resolve(ctx context.Context, i int) (Target, error) {
 	f.mu.Lock()
 	uri := f.servers[i].uri
 	f.mu.Unlock()
-	t, err := targetOf(ctx, sip.NewRequest(sip.MethodOptions, uri))
+	t, err := f.c.ua.target(ctx, sip.NewRequest(sip.MethodOptions, uri))
 	if err != nil {
 		return Target{}, err
 	}
@@ -208,7 +208,7 @@ func (f *failover) lastTarget(i int) Target {
 // without one.
 func (f *failover) target(ctx context.Context, uri sip.URI) (Target, error) {
 	if len(f.servers) == 0 {
-		return targetOf(ctx, sip.NewRequest(sip.MethodOptions, sip.URI{Scheme: uri.Scheme, Host: uri.Host, Port: uri.Port, Params: uri.Params}))
+		return f.c.ua.target(ctx, sip.NewRequest(sip.MethodOptions, sip.URI{Scheme: uri.Scheme, Host: uri.Host, Port: uri.Port, Params: uri.Params}))
 	}
 	return f.resolve(ctx, f.current())
 }

@@ -244,7 +244,7 @@ func (u *UA) send(ctx context.Context, req *sip.Request, to Target,
 	}
 	if to == (Target{}) {
 		var err error
-		if to, err = targetOf(ctx, req); err != nil {
+		if to, err = u.target(ctx, req); err != nil {
 			return nil, err
 		}
 	}
@@ -373,15 +373,9 @@ func (u *UA) newBranch(req *sip.Request, local transport.Addr) {
 	req.Insert("Via", v.String())
 }
 
-// targetOf finds where a request goes: the first Route (loose routing) or
-// the Request-URI, resolved as RFC 3263 §4 does with the default resolver
+// target finds where a request goes: the first Route (loose routing) or
+// the Request-URI, resolved as RFC 3263 §4 does with Config.Resolver
 // (transport=udp|tcp|tls|ws|wss, sips: TLS or WSS); the first target.
-// UA methods should call u.target, which honours Config.Resolver.
-func targetOf(ctx context.Context, req *sip.Request) (Target, error) {
-	return firstTarget(ctx, nil, req)
-}
-
-// target is targetOf with the UA's Config.Resolver.
 func (u *UA) target(ctx context.Context, req *sip.Request) (Target, error) {
 	return firstTarget(ctx, u.cfg.Resolver, req)
 }
