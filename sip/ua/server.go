@@ -249,6 +249,10 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		_ = w.Respond(res)
 		return
 	}
+	if u.merged(req) {
+		_ = w.Respond(w.NewResponse(sip.StatusLoopDetected, "Merged Request"))
+		return
+	}
 	if req.Method == sip.MethodCancel {
 		u.cancelInvite(w, req)
 		return
@@ -398,5 +402,43 @@ func (u *UA) routeResponse(res *sip.Response) bool {
 			return true
 		}
 	}
+	return false
+}
+
+// mergeKey identifies a request across the forks a proxy made of it
+// (RFC 3261 §8.2.2.2): From tag, Call-ID and CSeq.
+type mergeKey struct {
+	fromTag, callID string
+	cseq            sip.CSeq
+}
+
+// merged reports whether req, a new request outside any dialog, is a
+// second copy of one already received over another path: same From tag,
+// Call-ID and CSeq, another branch. Such a request gets 482 (§8.2.2.2).
+// Requests are remembered for 64·T1, as long as their transaction lives.
+func (u *UA) merged(req *sip.Request) bool {
+	if req.To().Tag() != "" || req.Method == sip.MethodCancel || req.Method == sip.MethodAck {
+		return false
+	}
+	v, ok := req.TopVia()
+	if !ok {
+		return false
+	}
+	k := mergeKey{req.From().Tag(), req.CallID(), req.CSeq()}
+	branch := v.Branch()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if b, seen := u.recent[k]; seen {
+		return b != branch
+	}
+	if u.recent == nil {
+		u.recent = make(map[mergeKey]string)
+	}
+	u.recent[k] = branch
+	u.sched.AfterFunc(64*u.Timers().T1, func() {
+		u.mu.Lock()
+		delete(u.recent, k)
+		u.mu.Unlock()
+	})
 	return false
 }

@@ -69,6 +69,7 @@ type UA struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	routers  []Router
+	recent   map[mergeKey]string // branch of each recent request, for 482
 	sharedMu sync.Mutex
 	shared   map[any]any                                           // Shared
 	invites  map[*transaction.InviteServer]context.CancelCauseFunc // INVITEs being handled

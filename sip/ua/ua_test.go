@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,4 +324,31 @@ func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
 	assert.Equal(t, 200, res.StatusCode)
 	free()
 	require.NoError(t, <-done)
+}
+
+// A request that reaches the UA twice over different paths (a forking
+// proxy: same From tag, Call-ID and CSeq, another branch) is answered 482
+// the second time (RFC 3261 §8.2.2.2); a retransmission (same branch) is
+// not.
+func TestMergedRequestGets482(t *testing.T) {
+	srv := newUA(t, Config{})
+	var handled atomic.Int32
+	srv.HandleFunc("MESSAGE", func(w ResponseWriter, r *Request) {
+		handled.Add(1)
+		_ = w.Respond(w.NewResponse(200, ""))
+	})
+	cli := newUA(t, Config{})
+	req, to := request(t, "MESSAGE", srv, "UDP")
+	res, err := cli.Do(context.Background(), req, to)
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+
+	again := req.Clone()
+	cli.Renew(again)
+	again.Set("CSeq", req.Get("CSeq")) // same CSeq, new branch
+	_, err = cli.Do(context.Background(), again, to)
+	var se *StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 482, se.StatusCode())
+	assert.Equal(t, int32(1), handled.Load())
 }
