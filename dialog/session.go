@@ -706,6 +706,9 @@ type InviteOptions struct {
 	OnEvent func(*Session, Event)
 	// SessionTimer overrides the layer's Config.SessionTimer for this call.
 	SessionTimer *timer.Config
+	// NoRedirect returns a 3xx as a rejection. Zero: up to three
+	// redirections are followed to the first Contact of each.
+	NoRedirect bool
 }
 
 // Invite calls to: it sends an INVITE (RFC 3261 §13.2) and returns when
@@ -783,6 +786,7 @@ func newTag() string {
 // call runs the INVITE client side until the call is up or has failed.
 func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, opts InviteOptions) error {
 	l := s.l
+	redirects := 0
 	for attempt := 0; attempt < 6; attempt++ {
 		c, to, err := s.u.StartInvite(context.WithoutCancel(ctx), req, target)
 		if err != nil {
@@ -823,6 +827,19 @@ func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, 
 			s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate)
 			s.mu.Unlock()
 			return s.confirmUAC(ctx, req, res, opts)
+		case res.StatusCode >= 300 && res.StatusCode < 400 && len(res.Contact()) > 0 && !opts.NoRedirect && redirects < 3:
+			// RFC 3261 §8.1.3.4: a new request to the first contact, in
+			// the same call (same Call-ID, From, To), CSeq + 1.
+			redirects++
+			uri := res.Contact()[0].URI
+			uri.Headers = ""
+			req.URI = uri
+			s.u.Renew(req)
+			target = ua.Target{}
+			s.mu.Lock()
+			s.emitLocked(Progress{Response: res})
+			s.mu.Unlock()
+			continue
 		case (res.StatusCode == 401 || res.StatusCode == 407) && attempt < 2:
 			ok, aerr := s.u.Reauthorize(req, res)
 			if ok {

@@ -453,3 +453,28 @@ func TestMediaNegotiation(t *testing.T) {
 		"hold and resume change the media; the refresh does not")
 	assert.Error(t, out.Reinvite(context.Background(), []byte(offerSDP)), "offers come from the negotiator")
 }
+
+// An INVITE to a redirect server (the registrar's 302) is sent again to
+// the registered contact, which answers.
+func TestInviteFollowsRedirect(t *testing.T) {
+	p := newPair(t, ua.Config{}, Config{})
+	redir := newUA(t, ua.Config{})
+	redir.HandleFunc(sip.MethodInvite, func(w ua.ResponseWriter, r *ua.Request) {
+		res := w.NewResponse(302, "")
+		res.Set("Contact", "<"+p.bobURI.String()+">")
+		_ = w.Respond(res)
+	})
+	go func() {
+		in := wait(t, p.incoming)
+		_ = in.Accept(context.Background(), []byte(answerSDP))
+	}()
+	to, _ := redir.ContactURI("")
+	to.User = "bob"
+	s, err := p.alice.Invite(context.Background(), to, InviteOptions{SDP: []byte(offerSDP)})
+	require.NoError(t, err)
+	assert.Equal(t, Established, s.State())
+	_, err = p.alice.Invite(context.Background(), to, InviteOptions{SDP: []byte(offerSDP), NoRedirect: true})
+	var te *TerminatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 302, te.StatusCode)
+}
