@@ -160,6 +160,7 @@ type MediaChanged struct{ Local, Remote []byte }
 // Refreshed reports a session refresh (RFC 4028) that succeeded, sent or
 // received; NextRefresh is zero when the peer is the refresher.
 type Refreshed struct {
+	Method      string // UPDATE or INVITE
 	Interval    time.Duration
 	Refresher   string // "uac" or "uas", as the last refresh carried it
 	Local       bool   // we are the refresher

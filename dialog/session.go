@@ -648,7 +648,7 @@ func (s *Session) handleModify(w ua.ResponseWriter, req *sip.Request) {
 	tmr.PrepareResponse(req, res)
 	s.mu.Lock()
 	if tmr.Active() {
-		s.emitLocked(s.refreshedLocked())
+		s.emitLocked(s.refreshedLocked(req.Method))
 	}
 	if len(offer) > 0 || answer != nil {
 		if len(offer) > 0 {
@@ -1325,7 +1325,7 @@ func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reu
 			}
 		}
 		if tmr.Active() {
-			s.emitLocked(s.refreshedLocked())
+			s.emitLocked(s.refreshedLocked(method))
 		}
 		s.mu.Unlock()
 	}
@@ -1445,9 +1445,9 @@ func rejection(w ua.ResponseWriter, err error) *sip.Response {
 }
 
 // refreshedLocked builds the Refreshed event from the timer's state.
-func (s *Session) refreshedLocked() Refreshed {
+func (s *Session) refreshedLocked(method string) Refreshed {
 	t := s.tmr
-	r := Refreshed{Interval: t.Interval(), Local: t.Refresher() == timer.RefresherLocal,
+	r := Refreshed{Method: method, Interval: t.Interval(), Local: t.Refresher() == timer.RefresherLocal,
 		ExpiresAt: t.ExpiresAt(), NextRefresh: t.NextRefreshAt()}
 	switch t.RefresherRole() {
 	case timer.RefresherUAC:
