@@ -67,13 +67,18 @@ type Config struct {
 	// application. Zero: 3 minutes, then 480.
 	AnswerTimeout time.Duration
 	// Allow is sent in INVITEs and their 2xx. Zero: INVITE, ACK, BYE,
-	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE.
+	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY.
 	Allow string
 	// SessionTimer configures RFC 4028 session timers for every session
 	// (InviteOptions.SessionTimer and Session.SetSessionTimer override it
 	// per call). Zero: enabled, 1800 s, Min-SE 90 s, refresher and method
 	// chosen automatically; Disabled turns them off.
 	SessionTimer timer.Config
+	// OnRefer decides on a REFER received in a session (RFC 3515 blind
+	// transfer): true accepts it (202), and the layer calls target and
+	// reports the outcome to the transferor in NOTIFYs; the new session
+	// arrives as a Transferred event. Nil: REFER is declined (603).
+	OnRefer func(s *Session, target sip.URI, refer *sip.Request) bool
 	// Media, when set, makes the layer negotiate SDP itself (RFC 3264,
 	// package sdpneg): it answers every offer (INVITE, re-INVITE, UPDATE,
 	// ACK), makes the offer of an Invite or Accept given no SDP, and makes
@@ -85,7 +90,7 @@ type Config struct {
 	OnSessionExpiring func(s *Session) time.Duration
 }
 
-const defaultAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE"
+const defaultAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY"
 
 // Layer holds the INVITE sessions of one endpoint: it answers the
 // endpoint's incoming INVITEs, routes in-dialog requests to their session

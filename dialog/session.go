@@ -61,6 +61,9 @@ type Session struct {
 	okSince  time.Time
 	acked    chan struct{} // closed at the ACK of the initial 2xx
 
+	// RFC 3515: the progress of a REFER we sent
+	refer chan TransferProgress
+
 	// RFC 4028
 	tmr        *timer.Session
 	peerUpdate bool // the peer's Allow lists UPDATE
@@ -519,6 +522,10 @@ func (s *Session) serveInDialog(w ua.ResponseWriter, r *ua.Request) {
 		res.Set("Allow", s.l.cfg.Allow)
 		res.Set("Accept", "application/sdp")
 		_ = w.Respond(res)
+	case sip.MethodRefer:
+		s.serveRefer(w, r)
+	case sip.MethodNotify:
+		s.serveNotify(w, req)
 	case sip.MethodPrack:
 		// No reliable provisional of ours is outstanding (RFC 3262 §3).
 		_ = w.Respond(w.NewResponse(sip.StatusCallTransactionDoesNotExist, ""))
