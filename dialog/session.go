@@ -833,7 +833,16 @@ func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, 
 			s.mu.Lock()
 			s.peerUpdate = res.HasToken("Allow", sip.MethodUpdate)
 			s.mu.Unlock()
-			return s.confirmUAC(ctx, req, res, opts)
+			if err := s.confirmUAC(context.WithoutCancel(ctx), req, res, opts); err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				// The 2xx crossed our CANCEL (RFC 3261 §9.1): the call was
+				// answered after all; ACK it (done) and end it with BYE.
+				s.byeAndEnd(&TerminatedError{Cause: Canceled, Err: ctx.Err()})
+				return s.Err()
+			}
+			return nil
 		case res.StatusCode >= 300 && res.StatusCode < 400 && len(res.Contact()) > 0 && !opts.NoRedirect && redirects < 3:
 			// RFC 3261 §8.1.3.4: a new request to the first contact, in
 			// the same call (same Call-ID, From, To), CSeq + 1.

@@ -478,3 +478,139 @@ func TestInviteFollowsRedirect(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, 302, te.StatusCode)
 }
+
+// A 2xx that crosses our CANCEL (the callee answered before the CANCEL
+// reached it) is ACKed, then the call is ended with BYE (RFC 3261 §9.1).
+func TestCancelCrossing200(t *testing.T) {
+	aliceUA := newUA(t, ua.Config{})
+	alice := mustLayer(t, endpoint(t, aliceUA, "alice"), Config{})
+	callee := newUA(t, ua.Config{})
+	inDialog := make(chan string, 4)
+	callee.AddRouter(routerFunc(func(req *sip.Request) ua.Handler {
+		return ua.HandlerFunc(func(w ua.ResponseWriter, r *ua.Request) {
+			inDialog <- r.Method
+			if r.Method != sip.MethodAck {
+				_ = w.Respond(w.NewResponse(200, ""))
+			}
+		})
+	}))
+	canceled := make(chan struct{})
+	callee.HandleFunc(sip.MethodInvite, func(w ua.ResponseWriter, r *ua.Request) {
+		res := w.NewResponse(180, "")
+		res.Set("Contact", "<sip:callee@"+callee.Addrs()[0].AddrPort.String()+">")
+		_ = w.Respond(res)
+		<-r.Context().Done() // the CANCEL arrived...
+		close(canceled)
+		ok := w.NewResponse(200, "") // ...but our 200 was already on its way
+		ok.Set("Contact", "<sip:callee@"+callee.Addrs()[0].AddrPort.String()+">")
+		ok.Set("Content-Type", "application/sdp")
+		ok.SetBody([]byte(answerSDP))
+		_ = w.Respond(ok)
+	})
+	uri, _ := callee.ContactURI("")
+	ctx, cancel := context.WithCancel(context.Background())
+	ringing := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	var s *Session
+	go func() {
+		var err error
+		s, err = alice.Invite(ctx, uri, InviteOptions{SDP: []byte(offerSDP), OnEvent: func(_ *Session, ev Event) {
+			if p, ok := ev.(Progress); ok && p.Response.StatusCode == 180 {
+				ringing <- struct{}{}
+			}
+		}})
+		done <- err
+	}()
+	wait(t, ringing)
+	cancel()
+	wait(t, canceled)
+	err := wait(t, done)
+	var te *TerminatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, Canceled, te.Cause)
+	assert.Equal(t, sip.MethodAck, wait(t, inDialog), "the crossing 200 is acknowledged")
+	assert.Equal(t, sip.MethodBye, wait(t, inDialog), "and the call it set up is ended")
+	assert.Equal(t, Terminated, s.State())
+}
+
+// A forked INVITE answered by two UASs (two 2xx with different To tags):
+// the first sets up the call, the second is ACKed and ended with BYE
+// (RFC 3261 §13.2.2.4).
+func TestForkedSecond2xxIsAckedAndEnded(t *testing.T) {
+	aliceUA := newUA(t, ua.Config{})
+	alice := mustLayer(t, endpoint(t, aliceUA, "alice"), Config{})
+	forker := newUA(t, ua.Config{})
+	type seen struct{ method, tag string }
+	inDialog := make(chan seen, 8)
+	forker.AddRouter(routerFunc(func(req *sip.Request) ua.Handler {
+		return ua.HandlerFunc(func(w ua.ResponseWriter, r *ua.Request) {
+			inDialog <- seen{r.Method, r.To().Tag()}
+			if r.Method != sip.MethodAck {
+				_ = w.Respond(w.NewResponse(200, ""))
+			}
+		})
+	}))
+	contact := "<sip:fork@" + forker.Addrs()[0].AddrPort.String() + ">"
+	forker.HandleFunc(sip.MethodInvite, func(w ua.ResponseWriter, r *ua.Request) {
+		first := w.NewResponse(200, "")
+		first.Set("Contact", contact)
+		first.Set("Content-Type", "application/sdp")
+		first.SetBody([]byte(answerSDP))
+		_ = w.Respond(first)
+		second := first.Clone()
+		second.Set("To", r.Get("To")+";tag=otherfork")
+		_ = w.Respond(second) // what a forking proxy passes on from another branch
+	})
+	uri, _ := forker.ContactURI("")
+	s, err := alice.Invite(context.Background(), uri, InviteOptions{SDP: []byte(offerSDP)})
+	require.NoError(t, err)
+	firstTag := s.Dialog().ID().RemoteTag
+	assert.NotEqual(t, "otherfork", firstTag)
+	got := map[seen]int{}
+	for i := 0; i < 3; i++ {
+		got[wait(t, inDialog)]++
+	}
+	assert.Equal(t, map[seen]int{{"ACK", firstTag}: 1, {"ACK", "otherfork"}: 1, {"BYE", "otherfork"}: 1}, got)
+	assert.Equal(t, Established, s.State(), "the first fork's call is unaffected")
+}
+
+// UPDATE in an early dialog (RFC 3311, ACCEPTANCE AT-P4-4): after a 183,
+// the caller changes the session with UPDATE before the call is answered.
+func TestUpdateInEarlyDialog(t *testing.T) {
+	answered := make(chan []byte, 2)
+	p := newPair(t, ua.Config{}, Config{Answer: func(s *Session, offer []byte) ([]byte, error) {
+		answered <- offer
+		return []byte(answerSDP), nil
+	}})
+	aliceEv := newRecorder()
+	type result struct {
+		s   *Session
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := p.alice.Invite(context.Background(), p.bobURI, InviteOptions{SDP: []byte(offerSDP), OnEvent: aliceEv.on})
+		done <- result{s, err}
+	}()
+	in := wait(t, p.incoming)
+	require.NoError(t, in.Progress(context.Background(), 183, []byte(answerSDP)))
+	var out *Session
+	require.Eventually(t, func() bool {
+		for _, s := range p.alice.Sessions() {
+			if s.State() == Ringing {
+				out = s
+				return true
+			}
+		}
+		return false
+	}, 2*time.Second, time.Millisecond)
+	changed := []byte("v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 0\r\n")
+	require.NoError(t, out.Update(context.Background(), changed), "UPDATE in the early dialog")
+	assert.Equal(t, string(changed), string(wait(t, answered)))
+	assert.Equal(t, Ringing, in.State())
+	require.NoError(t, in.Accept(context.Background(), []byte(answerSDP)))
+	r := wait(t, done)
+	require.NoError(t, r.err)
+	assert.Same(t, out, r.s)
+	assert.Equal(t, string(changed), string(in.RemoteSDP()))
+}
