@@ -8,9 +8,10 @@
 // Accepted and Timer L) and non-INVITE server (§17.2.2, Timer J); the ACK
 // for a failure response built by the transaction (§17.1.1.3); matching of
 // responses (§17.1.3) and of requests, ACK and CANCEL (§17.2.3, §9.2) by
-// RFC 3261 branch and sent-by. T1, T2 and T4 are configured per Layer.
-// The RFC 2543 fallback (requests without a z9hG4bK branch) is not done
-// yet: such requests are refused with ErrNoBranch.
+// RFC 3261 branch and sent-by, and for requests without a z9hG4bK branch
+// (RFC 2543 peers) by the §17.2.3 fallback: Request-URI, From tag,
+// Call-ID, CSeq and the topmost Via. T1, T2 and T4 are configured per
+// Layer.
 //
 // Every timer runs on the Layer's sched.Scheduler: no goroutine and no
 // time.Timer per transaction. With a fake clock, a test advances protocol

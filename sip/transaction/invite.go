@@ -204,11 +204,10 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 	if !ok || req.Method != sip.MethodInvite {
 		return nil, errors.New("transaction: HandleInvite needs an INVITE")
 	}
-	v, ok := req.TopVia()
-	if !ok || !strings.HasPrefix(v.Branch(), magicCookie) {
+	key, ok := requestKey(req, sip.MethodInvite)
+	if !ok {
 		return nil, ErrNoBranch
 	}
-	key := serverKey(v, sip.MethodInvite)
 	l.mu.Lock()
 	if s := l.invServers[key]; s != nil {
 		l.mu.Unlock()
@@ -286,12 +285,12 @@ func (s *InviteServer) retransmit() {
 // was absorbed. An ACK for a 2xx has its own branch: it is not absorbed
 // and belongs to the dialog.
 func (l *Layer) HandleAck(req *sip.Request) bool {
-	v, ok := req.TopVia()
+	key, ok := requestKey(req, sip.MethodAck)
 	if !ok {
 		return false
 	}
 	l.mu.Lock()
-	s := l.invServers[serverKey(v, sip.MethodAck)]
+	s := l.invServers[key]
 	l.mu.Unlock()
 	if s == nil {
 		return false
@@ -320,13 +319,13 @@ func (l *Layer) HandleAck(req *sip.Request) bool {
 // MatchCancel returns the INVITE server transaction a CANCEL targets
 // (RFC 3261 §9.2: same branch and sent-by), or nil.
 func (l *Layer) MatchCancel(cancel *sip.Request) *InviteServer {
-	v, ok := cancel.TopVia()
+	key, ok := requestKey(cancel, sip.MethodInvite)
 	if !ok {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.invServers[serverKey(v, sip.MethodInvite)]
+	return l.invServers[key]
 }
 
 func (s *InviteServer) terminate(err error) {

@@ -68,7 +68,7 @@ var (
 	// ErrConnClosed: the stream connection a transaction used closed
 	// before its final response.
 	ErrConnClosed = errors.New("transaction: connection closed")
-	// ErrNoBranch: requests need an RFC 3261 branch (z9hG4bK...) in their
+	// ErrNoBranch: a request to send needs an RFC 3261 branch (z9hG4bK...) in its
 	// topmost Via to be carried by a transaction.
 	ErrNoBranch = errors.New("transaction: topmost Via has no RFC 3261 branch")
 )
@@ -172,6 +172,27 @@ func serverKey(v sip.Via, method string) string {
 		method = sip.MethodInvite
 	}
 	return v.Branch() + "\x00" + strings.ToLower(v.Host) + ":" + itoa(v.Port) + "\x00" + method
+}
+
+// requestKey is the server-transaction key of req for method (the
+// request's own, or INVITE for the ACK and CANCEL that target an INVITE).
+// With an RFC 3261 branch it is serverKey. Without one (an RFC 2543
+// peer) it is built as §17.2.3 prescribes for that case: Request-URI,
+// From tag, Call-ID, CSeq number and the topmost Via; the To tag is left
+// out so that the ACK of a response we tagged still matches its INVITE.
+func requestKey(req *sip.Request, method string) (string, bool) {
+	v, ok := req.TopVia()
+	if !ok {
+		return "", false
+	}
+	if strings.HasPrefix(v.Branch(), magicCookie) {
+		return serverKey(v, method), true
+	}
+	if method == sip.MethodAck {
+		method = sip.MethodInvite
+	}
+	return "2543\x00" + req.URI.String() + "\x00" + req.From().Tag() + "\x00" + req.CallID() + "\x00" +
+		itoa(int(req.CSeq().Seq)) + "\x00" + method + "\x00" + v.String(), true
 }
 
 func itoa(n int) string {
@@ -440,11 +461,10 @@ func (l *Layer) HandleRequest(in *transport.Inbound) (*Server, error) {
 	if !ok {
 		return nil, errors.New("transaction: not a request")
 	}
-	v, ok := req.TopVia()
-	if !ok || !strings.HasPrefix(v.Branch(), magicCookie) {
+	key, ok := requestKey(req, req.Method)
+	if !ok {
 		return nil, ErrNoBranch
 	}
-	key := serverKey(v, req.Method)
 	l.mu.Lock()
 	if s := l.servers[key]; s != nil {
 		l.mu.Unlock()

@@ -292,3 +292,40 @@ func TestSameConnIgnoresName(t *testing.T) {
 	b = transport.Addr{Transport: "TCP", AddrPort: a.AddrPort}
 	assert.False(t, sameConn(a, b))
 }
+
+// RFC 2543 peers send no z9hG4bK branch: their requests are matched by
+// Request-URI, From tag, Call-ID, CSeq and the topmost Via (§17.2.3), so a
+// retransmission is absorbed, another request is new, and the ACK and
+// CANCEL of an INVITE find its transaction.
+func TestRFC2543Matching(t *testing.T) {
+	l, _, _ := setup(t)
+	in := func(r *sip.Request) *transport.Inbound { return &transport.Inbound{Msg: r, Transport: transport.UDP} }
+
+	s, err := l.HandleRequest(in(newRequest(t, "OPTIONS", "oldbranch")))
+	require.NoError(t, err)
+	require.NotNil(t, s)
+	again, err := l.HandleRequest(in(newRequest(t, "OPTIONS", "oldbranch")))
+	require.NoError(t, err)
+	assert.Nil(t, again, "a retransmission is absorbed")
+	other := newRequest(t, "OPTIONS", "oldbranch")
+	other.Set("CSeq", "2 OPTIONS")
+	s2, err := l.HandleRequest(in(other))
+	require.NoError(t, err)
+	assert.NotNil(t, s2, "another CSeq is another transaction")
+	noBranch := newRequest(t, "OPTIONS", "x")
+	noBranch.Set("Via", "SIP/2.0/UDP 192.0.2.9:5060")
+	s3, err := l.HandleRequest(in(noBranch))
+	require.NoError(t, err)
+	assert.NotNil(t, s3, "a Via without any branch works too")
+
+	inv := newRequest(t, "INVITE", "old2543")
+	is, err := l.HandleInvite(in(inv))
+	require.NoError(t, err)
+	require.NotNil(t, is)
+	assert.Same(t, is, l.MatchCancel(newRequest(t, "CANCEL", "old2543")))
+	require.NoError(t, is.Respond(sip.NewResponse(inv, 486, "")))
+	ack := newRequest(t, "ACK", "old2543")
+	ack.Set("To", "<sip:bob@example.com>;tag=ours")
+	assert.True(t, l.HandleAck(ack), "the ACK of our failure response matches the INVITE")
+	assert.Equal(t, Confirmed, is.State())
+}
