@@ -294,6 +294,13 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		_ = w.Respond(res)
 		return
 	}
+	if ah, ok := h.(AcceptHandler); ok && len(req.Body()) > 0 && !accepts(ah.Accept(), req.ContentType()) {
+		// RFC 3261 §8.2.3: a body the handler does not understand.
+		res := w.NewResponse(sip.StatusUnsupportedMediaType, "")
+		res.Set("Accept", strings.Join(ah.Accept(), ", "))
+		_ = w.Respond(res)
+		return
+	}
 	// Each request gets its own goroutine, as in net/http: a handler that
 	// waits (for a database, a user, another request) holds up nothing
 	// else that arrives on the socket.
@@ -440,5 +447,36 @@ func (u *UA) merged(req *sip.Request) bool {
 		delete(u.recent, k)
 		u.mu.Unlock()
 	})
+	return false
+}
+
+// An AcceptHandler is a Handler that declares the body types it accepts
+// ("text/plain", "application/*"). A request whose body has another
+// Content-Type is answered 415 with Accept before the handler runs (RFC
+// 3261 §8.2.3).
+type AcceptHandler interface {
+	Handler
+	Accept() []string
+}
+
+// Accepting wraps h so that it accepts only the given body types.
+func Accepting(h Handler, types ...string) Handler { return acceptHandler{h, types} }
+
+type acceptHandler struct {
+	Handler
+	types []string
+}
+
+func (a acceptHandler) Accept() []string { return a.types }
+
+func accepts(types []string, ct sip.MediaType) bool {
+	for _, t := range types {
+		if ct.Is(t) {
+			return true
+		}
+		if main, sub, ok := strings.Cut(t, "/"); ok && sub == "*" && strings.EqualFold(main, ct.Type) {
+			return true
+		}
+	}
 	return false
 }

@@ -352,3 +352,29 @@ func TestMergedRequestGets482(t *testing.T) {
 	assert.Equal(t, 482, se.StatusCode())
 	assert.Equal(t, int32(1), handled.Load())
 }
+
+// A handler that declares the body types it accepts gets only those; a
+// request with another body is answered 415 with Accept (§8.2.3).
+func TestUnacceptedBodyGets415(t *testing.T) {
+	srv := newUA(t, Config{})
+	srv.Handle("MESSAGE", Accepting(HandlerFunc(func(w ResponseWriter, r *Request) {
+		_ = w.Respond(w.NewResponse(200, ""))
+	}), "text/plain", "application/im-iscomposing+xml"))
+	cli := newUA(t, Config{})
+	for _, tc := range []struct {
+		ct   string
+		code int
+	}{{"text/plain", 200}, {"application/im-iscomposing+xml", 200}, {"image/png", 415}} {
+		req, to := request(t, "MESSAGE", srv, "UDP")
+		req.Set("Content-Type", tc.ct)
+		req.SetBody([]byte("x"))
+		res, err := cli.Do(context.Background(), req, to)
+		if tc.code != 200 {
+			var se *StatusError
+			require.ErrorAs(t, err, &se)
+			res = se.Response
+			assert.Equal(t, "text/plain, application/im-iscomposing+xml", res.Get("Accept"))
+		}
+		assert.Equal(t, tc.code, res.StatusCode, tc.ct)
+	}
+}
