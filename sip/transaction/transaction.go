@@ -150,6 +150,45 @@ func sameConn(to, conn transport.Addr) bool {
 		to.AddrPort.Addr().Unmap() == conn.AddrPort.Addr().Unmap() && to.AddrPort.Port() == conn.AddrPort.Port()
 }
 
+// ErrLayerClosed ends the transactions still live when the Layer closes.
+var ErrLayerClosed = errors.New("transaction: layer closed")
+
+// Close ends every live transaction with ErrLayerClosed (their Done
+// channels close), so that nothing waits for timers that will no longer
+// run. The UA calls it before stopping its scheduler.
+func (l *Layer) Close() {
+	l.mu.Lock()
+	var cs []*Client
+	var ics []*InviteClient
+	var ss []*Server
+	var iss []*InviteServer
+	for _, c := range l.clients {
+		cs = append(cs, c)
+	}
+	for _, c := range l.invClients {
+		ics = append(ics, c)
+	}
+	for _, s := range l.servers {
+		ss = append(ss, s)
+	}
+	for _, s := range l.invServers {
+		iss = append(iss, s)
+	}
+	l.mu.Unlock()
+	for _, c := range cs {
+		c.terminate(ErrLayerClosed)
+	}
+	for _, c := range ics {
+		c.terminate(ErrLayerClosed)
+	}
+	for _, s := range ss {
+		s.terminate()
+	}
+	for _, s := range iss {
+		s.terminate(ErrLayerClosed)
+	}
+}
+
 // Len returns the number of live client and server transactions.
 func (l *Layer) Len() (clients, servers int) {
 	l.mu.Lock()

@@ -329,3 +329,26 @@ func TestRFC2543Matching(t *testing.T) {
 	assert.True(t, l.HandleAck(ack), "the ACK of our failure response matches the INVITE")
 	assert.Equal(t, Confirmed, is.State())
 }
+
+// Close ends every live transaction at once, so nothing waits for timers
+// that a stopped scheduler will never fire.
+func TestLayerCloseEndsTransactions(t *testing.T) {
+	l, _, _ := setup(t)
+	c, err := l.Request(context.Background(), newRequest(t, "OPTIONS", "z9hG4bKc1"), udpPeer)
+	require.NoError(t, err)
+	ic, err := l.Invite(context.Background(), newRequest(t, "INVITE", "z9hG4bKc2"), udpPeer)
+	require.NoError(t, err)
+	s, err := l.HandleRequest(&transport.Inbound{Msg: newRequest(t, "MESSAGE", "z9hG4bKc3"), Transport: transport.UDP})
+	require.NoError(t, err)
+	l.Close()
+	for _, done := range []<-chan struct{}{c.Done(), ic.Done(), s.Done()} {
+		select {
+		case <-done:
+		default:
+			t.Fatal("a transaction outlived Close")
+		}
+	}
+	assert.ErrorIs(t, c.Err(), ErrLayerClosed)
+	cl, sv := l.Len()
+	assert.Zero(t, cl+sv)
+}

@@ -147,8 +147,14 @@ func (u *UA) Clock() clock.Clock { return u.cfg.Clock }
 // Addrs returns the addresses the UA listens on.
 func (u *UA) Addrs() []transport.Addr { return append([]transport.Addr(nil), u.addrs...) }
 
-// Close stops receiving, closes every socket and stops the timers. Handlers
-// still running are waited for until ctx is done.
+// Close shuts the UA down within ctx: new requests get 503, running
+// handlers see their request's context canceled and are waited for (they
+// answer their requests), then every socket closes, live transactions end
+// with transaction.ErrLayerClosed and the timers stop. It returns ctx's
+// error when the deadline cut the wait for handlers short. The graceful
+// part of a shutdown that involves the network (BYE, unPUBLISH,
+// unSUBSCRIBE, unREGISTER) belongs to the endpoints' Terminate and the
+// layers' Close, which run before.
 func (u *UA) Close(ctx context.Context) error {
 	u.mu.Lock()
 	if u.closed {
@@ -158,14 +164,18 @@ func (u *UA) Close(ctx context.Context) error {
 	u.closed = true
 	u.mu.Unlock()
 	u.cancel() // handlers see their request's context canceled
-	err := u.tp.Close()
 	done := make(chan struct{})
 	go func() { u.wg.Wait(); close(done) }()
+	var err error
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
+		err = ctx.Err()
 	}
+	err = errors.Join(u.tp.Close(), err)
+	// Transactions still live end now with transaction.ErrLayerClosed:
+	// whoever waits on one (Do, an INVITE's Timer M reader) returns.
+	u.tx.Close()
 	u.sched.Close()
 	return err
 }
