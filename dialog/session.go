@@ -513,10 +513,12 @@ func (s *Session) serveInDialog(w ua.ResponseWriter, r *ua.Request) {
 	case sip.MethodInvite, sip.MethodUpdate:
 		s.handleModify(w, req)
 	case sip.MethodMessage, sip.MethodInfo:
-		_ = w.Respond(w.NewResponse(sip.StatusOK, ""))
+		// Queued before the 200 goes out: a sender that waits for each
+		// 200 sees its messages delivered in the order it sent them.
 		s.mu.Lock()
 		s.emitLocked(MessageReceived{Request: req})
 		s.mu.Unlock()
+		_ = w.Respond(w.NewResponse(sip.StatusOK, ""))
 	case sip.MethodOptions:
 		res := w.NewResponse(sip.StatusOK, "")
 		res.Set("Allow", s.l.cfg.Allow)
