@@ -48,6 +48,11 @@ type PagerConfig struct {
 	// OnMessage is the handler, set before anything can arrive. Nil:
 	// messages wait for Pager.OnMessage.
 	OnMessage func(*Message)
+	// NoRedirect returns a 3xx as a *DeliveryError. Zero: up to three
+	// redirections (a redirect server's 302 to a registered contact) are
+	// followed, each as a new request to the first Contact (RFC 3261
+	// §8.1.3.4).
+	NoRedirect bool
 }
 
 // Pager sends and receives pager-mode instant messages (RFC 3428). It is
@@ -148,6 +153,24 @@ func (p *Pager) Send(ctx context.Context, to sip.URI, contentType string, body [
 		res, err = p.cfg.Endpoint.Do(ctx, req)
 	} else {
 		res, err = p.u.Do(ctx, req, p.cfg.Target)
+	}
+	for hops := 0; err != nil && !p.cfg.NoRedirect && hops < 3; hops++ {
+		var se *ua.StatusError
+		if !errors.As(err, &se) || se.StatusCode()/100 != 3 || len(se.Response.Contact()) == 0 {
+			break
+		}
+		// The same message, in the same Call-ID, to the contact the
+		// redirect names, sent directly.
+		uri := se.Response.Contact()[0].URI
+		uri.Headers = ""
+		again := sip.NewRequest(sip.MethodMessage, uri)
+		for _, h := range []string{"From", "To", "Call-ID", "Content-Type"} {
+			again.Set(h, req.Get(h))
+		}
+		again.Set("CSeq", sip.CSeq{Seq: req.CSeq().Seq + 1, Method: sip.MethodMessage}.String())
+		again.SetBody(req.Body())
+		req = again
+		res, err = p.u.Do(ctx, req, ua.Target{})
 	}
 	if err != nil {
 		return res, deliveryError(to, res, err)

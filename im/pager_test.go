@@ -226,3 +226,28 @@ func TestPagerConcurrent(t *testing.T) {
 	}
 	assert.Len(t, seen, 20)
 }
+
+// A redirect server's 302 is followed to the registered contact (at most
+// three times); with NoRedirect it is a DeliveryError.
+func TestPagerFollowsRedirect(t *testing.T) {
+	bob := imtest.New(t, imtest.Config{})
+	redirect := newUA(t, ua.Config{})
+	redirect.HandleFunc("MESSAGE", func(w ua.ResponseWriter, r *ua.Request) {
+		res := w.NewResponse(302, "")
+		res.Set("Contact", "<"+bob.URI.String()+">")
+		_ = w.Respond(res)
+	})
+	to := sip.URI{Scheme: "sip", User: "bob", Host: "127.0.0.1", Port: int(redirect.Addrs()[0].AddrPort.Port())}
+	alice := alicePager(t, newUA(t, ua.Config{}))
+	res, err := alice.SendText(ctx(t), to, "via the redirect")
+	require.NoError(t, err)
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Equal(t, "via the redirect", bob.Next(t, 5*time.Second).Text())
+
+	strict, err := im.NewPager(im.PagerConfig{UA: newUA(t, ua.Config{}), NoRedirect: true})
+	require.NoError(t, err)
+	_, err = strict.SendText(ctx(t), to, "no")
+	var de *im.DeliveryError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, 302, de.StatusCode)
+}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/sipua-go/sipua/dialog"
 	"github.com/sipua-go/sipua/dialog/sdpneg"
+	"github.com/sipua-go/sipua/im"
 	"github.com/sipua-go/sipua/internal/clock"
 	"github.com/sipua-go/sipua/presence"
 	"github.com/sipua-go/sipua/presence/pidf"
@@ -258,10 +259,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return step("bob answers calls", err)
 	}
 	teardown = append(teardown, func(ctx context.Context) { _ = bobLayer.Close(ctx) })
-	bobUA.HandleFunc(sip.MethodMessage, func(w ua.ResponseWriter, r *ua.Request) {
-		_ = w.Respond(w.NewResponse(sip.StatusOK, ""))
-		d.messages <- string(r.Body())
-	})
+	// Pager-mode instant messages (RFC 3428): bob's pager receives.
+	if _, err := im.NewPager(im.PagerConfig{Endpoint: bob, OnMessage: func(m *im.Message) { d.messages <- m.Text() }}); err != nil {
+		return step("bob receives messages", err)
+	}
 	aliceLayer, err := dialog.New(alice, dialog.Config{Media: &aliceMedia,
 		SessionTimer: timer.Config{Interval: 90 * time.Second, Refresher: timer.RefresherUAC}})
 	if err != nil {
@@ -317,7 +318,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	// 7. An instant message (pager mode, RFC 3428) through the server's
 	// redirect to bob's registered contact.
-	if err := sendMessage(ctx, alice, bobURI, "Hi Bob, this call was set up by sipua."); err != nil {
+	pager, err := im.NewPager(im.PagerConfig{Endpoint: alice})
+	if err != nil {
+		return step("alice sends an instant message", err)
+	}
+	if _, err := pager.SendText(ctx, bobURI, "Hi Bob, this call was set up by sipua."); err != nil {
 		return step("alice sends an instant message", err)
 	}
 	d.logf("alice", "sent an instant message to %s", bobURI)
@@ -361,28 +366,6 @@ func (d *demo) waitPresence(ctx context.Context, ok func(pidf.Summary) bool) err
 			return ctx.Err()
 		}
 	}
-}
-
-// sendMessage sends a pager-mode MESSAGE through the endpoint's proxy and,
-// when the proxy redirects (302), to the contact it names.
-func sendMessage(ctx context.Context, ep *ua.UserEndpoint, to sip.URI, text string) error {
-	req := sip.NewRequest(sip.MethodMessage, to)
-	req.Set("To", "<"+to.String()+">")
-	req.Set("Content-Type", "text/plain")
-	req.SetBody([]byte(text))
-	_, err := ep.Do(ctx, req)
-	var se *ua.StatusError
-	if !errors.As(err, &se) || se.StatusCode()/100 != 3 || len(se.Response.Contact()) == 0 {
-		return err
-	}
-	again := sip.NewRequest(sip.MethodMessage, se.Response.Contact()[0].URI)
-	for _, h := range []string{"From", "To", "Call-ID", "Content-Type"} {
-		again.Set(h, req.Get(h))
-	}
-	again.SetBody(req.Body())
-	again.Set("CSeq", sip.CSeq{Seq: req.CSeq().Seq + 1, Method: sip.MethodMessage}.String())
-	_, err = ep.UA().Do(ctx, again, ua.Target{})
-	return err
 }
 
 func describe(s pidf.Summary) string {
