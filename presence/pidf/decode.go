@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sipua-go/sipua/presence/internal/xmltree"
 )
 
 var (
-	attrLang     = xml.Name{Space: nsXML, Local: "lang"}
+	attrLang     = xml.Name{Space: xmltree.NSXML, Local: "lang"}
 	attrPriority = xml.Name{Local: "priority"}
 )
 
@@ -22,43 +24,43 @@ func Parse(data []byte) (*Document, error) {
 	if len(data) > MaxSize {
 		return nil, ErrTooLarge
 	}
-	root, err := parseTree(data, MaxDepth, MaxElements)
+	root, err := xmltree.Parse(data, MaxDepth, MaxElements)
 	if err != nil {
-		if errors.Is(err, errTreeDepth) || errors.Is(err, errTreeNodes) {
+		if errors.Is(err, xmltree.ErrTooDeep) || errors.Is(err, xmltree.ErrTooManyElements) {
 			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if !root.is(NSPIDF, "presence") {
+	if !root.Is(NSPIDF, "presence") {
 		return nil, ErrNotPIDF
 	}
 	d := &Document{}
-	for _, a := range root.attrs {
-		if a.name == (xml.Name{Local: "entity"}) {
-			d.Entity = strings.TrimSpace(a.value)
+	for _, a := range root.Attrs {
+		if a.Name == (xml.Name{Local: "entity"}) {
+			d.Entity = strings.TrimSpace(a.Value)
 			continue
 		}
-		d.Attrs = append(d.Attrs, xml.Attr{Name: a.name, Value: a.value})
+		d.Attrs = append(d.Attrs, xml.Attr{Name: a.Name, Value: a.Value})
 	}
-	for _, k := range root.kids {
-		if k.kind != kidElem {
+	for _, k := range root.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		n := k.el
+		n := k.Elem
 		switch {
-		case n.is(NSPIDF, "tuple"):
+		case n.Is(NSPIDF, "tuple"):
 			d.Tuples = append(d.Tuples, decodeTuple(n))
-		case n.is(NSPIDF, "note"):
+		case n.Is(NSPIDF, "note"):
 			if note, ok := decodeNote(n); ok {
 				d.Notes = append(d.Notes, note)
 				continue
 			}
 			d.Extensions = append(d.Extensions, extension(n))
-		case n.is(NSDataModel, "person"):
+		case n.Is(NSDataModel, "person"):
 			d.Persons = append(d.Persons, decodePerson(n))
-		case n.is(NSDataModel, "device"):
+		case n.Is(NSDataModel, "device"):
 			d.Devices = append(d.Devices, decodeDevice(n))
-		case n.name.Space == NSCIPID && d.CIPID.take(n):
+		case n.Name.Space == NSCIPID && d.CIPID.take(n):
 		default:
 			d.Extensions = append(d.Extensions, extension(n))
 		}
@@ -66,44 +68,44 @@ func Parse(data []byte) (*Document, error) {
 	return d, nil
 }
 
-func extension(n *xnode) Extension {
-	return Extension{Name: n.name, XML: n.fragment()}
+func extension(n *xmltree.Node) Extension {
+	return Extension{Name: n.Name, XML: n.Fragment()}
 }
 
-func attrsOf(n *xnode, skip ...string) []xml.Attr {
+func attrsOf(n *xmltree.Node, skip ...string) []xml.Attr {
 	var out []xml.Attr
 next:
-	for _, a := range n.attrs {
-		if a.name.Space == "" {
+	for _, a := range n.Attrs {
+		if a.Name.Space == "" {
 			for _, s := range skip {
-				if a.name.Local == s {
+				if a.Name.Local == s {
 					continue next
 				}
 			}
 		}
-		out = append(out, xml.Attr{Name: a.name, Value: a.value})
+		out = append(out, xml.Attr{Name: a.Name, Value: a.Value})
 	}
 	return out
 }
 
-func decodeNote(n *xnode) (Note, bool) {
-	if !n.simple(attrLang) {
+func decodeNote(n *xmltree.Node) (Note, bool) {
+	if !n.Simple(attrLang) {
 		return Note{}, false
 	}
-	lang, _ := n.attr(nsXML, "lang")
-	return Note{Lang: lang, Text: strings.TrimSpace(n.text())}, true
+	lang, _ := n.Attr(xmltree.NSXML, "lang")
+	return Note{Lang: lang, Text: strings.TrimSpace(n.Text())}, true
 }
 
 // simpleText returns the trimmed text of an element without attributes or
 // children.
-func simpleText(n *xnode) (string, bool) {
-	if !n.simple() {
+func simpleText(n *xmltree.Node) (string, bool) {
+	if !n.Simple() {
 		return "", false
 	}
-	return strings.TrimSpace(n.text()), true
+	return strings.TrimSpace(n.Text()), true
 }
 
-func parseTime(n *xnode) (time.Time, bool) {
+func parseTime(n *xmltree.Node) (time.Time, bool) {
 	s, ok := simpleText(n)
 	if !ok {
 		return time.Time{}, false
@@ -114,19 +116,19 @@ func parseTime(n *xnode) (time.Time, bool) {
 
 // take stores a CIPID element in c; false if c has it already or it does
 // not have the expected shape.
-func (c *CIPID) take(n *xnode) bool {
+func (c *CIPID) take(n *xmltree.Node) bool {
 	var dst *string
-	switch n.name.Local {
+	switch n.Name.Local {
 	case "display-name":
-		if c.DisplayName != "" || !n.simple(attrLang) {
+		if c.DisplayName != "" || !n.Simple(attrLang) {
 			return false
 		}
-		v := strings.TrimSpace(n.text())
+		v := strings.TrimSpace(n.Text())
 		if v == "" {
 			return false
 		}
 		c.DisplayName = v
-		c.DisplayNameLang, _ = n.attr(nsXML, "lang")
+		c.DisplayNameLang, _ = n.Attr(xmltree.NSXML, "lang")
 		return true
 	case "card":
 		dst = &c.Card
@@ -149,53 +151,53 @@ func (c *CIPID) take(n *xnode) bool {
 	return true
 }
 
-func decodeTuple(n *xnode) Tuple {
+func decodeTuple(n *xmltree.Node) Tuple {
 	t := Tuple{Attrs: attrsOf(n, "id")}
-	t.ID, _ = n.attr("", "id")
+	t.ID, _ = n.Attr("", "id")
 	var haveStatus, haveTS bool
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(NSPIDF, "status") && !haveStatus:
+		case c.Is(NSPIDF, "status") && !haveStatus:
 			haveStatus = true
 			t.Status = decodeStatus(c)
 			continue
-		case c.is(NSPIDF, "contact") && t.Contact == nil && c.simple(attrPriority):
-			uri := strings.TrimSpace(c.text())
+		case c.Is(NSPIDF, "contact") && t.Contact == nil && c.Simple(attrPriority):
+			uri := strings.TrimSpace(c.Text())
 			if uri != "" {
-				p, _ := c.attr("", "priority")
+				p, _ := c.Attr("", "priority")
 				t.Contact = &Contact{URI: uri, Priority: strings.TrimSpace(p)}
 				continue
 			}
-		case c.is(NSPIDF, "note"):
+		case c.Is(NSPIDF, "note"):
 			if note, ok := decodeNote(c); ok {
 				t.Notes = append(t.Notes, note)
 				continue
 			}
-		case c.is(NSPIDF, "timestamp") && !haveTS:
+		case c.Is(NSPIDF, "timestamp") && !haveTS:
 			if ts, ok := parseTime(c); ok {
 				t.Timestamp, haveTS = ts, true
 				continue
 			}
-		case c.is(NSDataModel, "deviceID") && t.DeviceID == "":
+		case c.Is(NSDataModel, "deviceID") && t.DeviceID == "":
 			if v, ok := simpleText(c); ok && v != "" {
 				t.DeviceID = v
 				continue
 			}
-		case c.is(NSRPID, "class") && t.Class == "":
+		case c.Is(NSRPID, "class") && t.Class == "":
 			if v, ok := simpleText(c); ok && v != "" {
 				t.Class = v
 				continue
 			}
-		case c.is(NSRPID, "user-input") && t.UserInput == nil:
+		case c.Is(NSRPID, "user-input") && t.UserInput == nil:
 			if u, ok := decodeUserInput(c); ok {
 				t.UserInput = u
 				continue
 			}
-		case c.name.Space == NSCIPID:
+		case c.Name.Space == NSCIPID:
 			if t.CIPID.take(c) {
 				continue
 			}
@@ -205,15 +207,15 @@ func decodeTuple(n *xnode) Tuple {
 	return t
 }
 
-func decodeStatus(n *xnode) Status {
+func decodeStatus(n *xmltree.Node) Status {
 	s := Status{Attrs: attrsOf(n)}
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(NSPIDF, "basic") && s.Basic == "":
+		case c.Is(NSPIDF, "basic") && s.Basic == "":
 			if v, ok := simpleText(c); ok {
 				switch strings.ToLower(v) {
 				case "open":
@@ -224,7 +226,7 @@ func decodeStatus(n *xnode) Status {
 					continue
 				}
 			}
-		case c.is(NSLegacyRPID, "activities") && s.Activities == nil:
+		case c.Is(NSLegacyRPID, "activities") && s.Activities == nil:
 			s.Activities = decodeLegacyActivities(c)
 			continue
 		}
@@ -235,23 +237,23 @@ func decodeStatus(n *xnode) Status {
 
 // decodeLegacyActivities reads <ep:activities><ep:activity>busy</ep:activity>
 // and also tolerates empty elements such as <ep:busy/>.
-func decodeLegacyActivities(n *xnode) *Activities {
+func decodeLegacyActivities(n *xmltree.Node) *Activities {
 	a := &Activities{Attrs: attrsOf(n)}
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
-		if c.name.Space == NSLegacyRPID {
+		c := k.Elem
+		if c.Name.Space == NSLegacyRPID {
 			switch {
-			case c.name.Local == "activity":
+			case c.Name.Local == "activity":
 				if v, ok := simpleText(c); ok && v != "" {
 					a.Values = append(a.Values, Activity(v))
 					continue
 				}
-			case c.name.Local == "note":
-			case c.empty():
-				a.Values = append(a.Values, Activity(c.name.Local))
+			case c.Name.Local == "note":
+			case c.Empty():
+				a.Values = append(a.Values, Activity(c.Name.Local))
 				continue
 			}
 		}
@@ -270,26 +272,26 @@ type enumSet struct {
 	extensions []Extension
 }
 
-func decodeEnum(n *xnode, valueNS string) enumSet {
+func decodeEnum(n *xmltree.Node, valueNS string) enumSet {
 	e := enumSet{attrs: attrsOf(n)}
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(NSRPID, "other"):
+		case c.Is(NSRPID, "other"):
 			if note, ok := decodeNote(c); ok {
 				e.other = append(e.other, note)
 				continue
 			}
-		case c.is(NSRPID, "note"):
+		case c.Is(NSRPID, "note"):
 			if note, ok := decodeNote(c); ok {
 				e.notes = append(e.notes, note)
 				continue
 			}
-		case c.name.Space == valueNS && c.empty():
-			e.values = append(e.values, c.name.Local)
+		case c.Name.Space == valueNS && c.Empty():
+			e.values = append(e.values, c.Name.Local)
 			continue
 		}
 		e.extensions = append(e.extensions, extension(c))
@@ -297,46 +299,46 @@ func decodeEnum(n *xnode, valueNS string) enumSet {
 	return e
 }
 
-func decodeUserInput(n *xnode) (*UserInput, bool) {
-	if n.hasElements() {
+func decodeUserInput(n *xmltree.Node) (*UserInput, bool) {
+	if n.HasElements() {
 		return nil, false
 	}
-	v := strings.TrimSpace(n.text())
+	v := strings.TrimSpace(n.Text())
 	if v == "" {
 		return nil, false
 	}
 	u := &UserInput{Value: v}
-	for _, a := range n.attrs {
-		if a.name.Space == "" {
-			switch a.name.Local {
+	for _, a := range n.Attrs {
+		if a.Name.Space == "" {
+			switch a.Name.Local {
 			case "idle-threshold":
-				if i, err := strconv.Atoi(strings.TrimSpace(a.value)); err == nil && i > 0 {
+				if i, err := strconv.Atoi(strings.TrimSpace(a.Value)); err == nil && i > 0 {
 					u.IdleThreshold = i
 					continue
 				}
 			case "last-input":
-				if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(a.value)); err == nil && !t.IsZero() {
+				if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(a.Value)); err == nil && !t.IsZero() {
 					u.LastInput = t
 					continue
 				}
 			}
 		}
-		u.Attrs = append(u.Attrs, xml.Attr{Name: a.name, Value: a.value})
+		u.Attrs = append(u.Attrs, xml.Attr{Name: a.Name, Value: a.Value})
 	}
 	return u, true
 }
 
-func decodePerson(n *xnode) Person {
+func decodePerson(n *xmltree.Node) Person {
 	p := Person{Attrs: attrsOf(n, "id")}
-	p.ID, _ = n.attr("", "id")
+	p.ID, _ = n.Attr("", "id")
 	var haveTS bool
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(NSRPID, "activities") && p.Activities == nil:
+		case c.Is(NSRPID, "activities") && p.Activities == nil:
 			e := decodeEnum(c, NSRPID)
 			a := &Activities{Other: e.other, Notes: e.notes, Attrs: e.attrs, Extensions: e.extensions}
 			for _, v := range e.values {
@@ -344,38 +346,38 @@ func decodePerson(n *xnode) Person {
 			}
 			p.Activities = a
 			continue
-		case c.is(NSRPID, "mood") && p.Mood == nil:
+		case c.Is(NSRPID, "mood") && p.Mood == nil:
 			m := Mood(decodeEnum(c, NSRPID).export())
 			p.Mood = &m
 			continue
-		case c.is(NSRPID, "place-type") && p.PlaceType == nil:
+		case c.Is(NSRPID, "place-type") && p.PlaceType == nil:
 			pt := PlaceType(decodeEnum(c, NSLocation).export())
 			p.PlaceType = &pt
 			continue
-		case c.is(NSRPID, "privacy") && p.Privacy == nil:
+		case c.Is(NSRPID, "privacy") && p.Privacy == nil:
 			pr := Privacy(decodeEnum(c, NSRPID).export())
 			p.Privacy = &pr
 			continue
-		case c.is(NSRPID, "class") && p.Class == "":
+		case c.Is(NSRPID, "class") && p.Class == "":
 			if v, ok := simpleText(c); ok && v != "" {
 				p.Class = v
 				continue
 			}
-		case c.is(NSRPID, "user-input") && p.UserInput == nil:
+		case c.Is(NSRPID, "user-input") && p.UserInput == nil:
 			if u, ok := decodeUserInput(c); ok {
 				p.UserInput = u
 				continue
 			}
-		case c.name.Space == NSCIPID:
+		case c.Name.Space == NSCIPID:
 			if p.CIPID.take(c) {
 				continue
 			}
-		case c.is(NSDataModel, "note"):
+		case c.Is(NSDataModel, "note"):
 			if note, ok := decodeNote(c); ok {
 				p.Notes = append(p.Notes, note)
 				continue
 			}
-		case c.is(NSDataModel, "timestamp") && !haveTS:
+		case c.Is(NSDataModel, "timestamp") && !haveTS:
 			if ts, ok := parseTime(c); ok {
 				p.Timestamp, haveTS = ts, true
 				continue
@@ -386,37 +388,37 @@ func decodePerson(n *xnode) Person {
 	return p
 }
 
-func decodeDevice(n *xnode) Device {
+func decodeDevice(n *xmltree.Node) Device {
 	d := Device{Attrs: attrsOf(n, "id")}
-	d.ID, _ = n.attr("", "id")
+	d.ID, _ = n.Attr("", "id")
 	var haveTS bool
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(NSDataModel, "deviceID") && d.DeviceID == "":
+		case c.Is(NSDataModel, "deviceID") && d.DeviceID == "":
 			if v, ok := simpleText(c); ok && v != "" {
 				d.DeviceID = v
 				continue
 			}
-		case c.is(NSRPID, "class") && d.Class == "":
+		case c.Is(NSRPID, "class") && d.Class == "":
 			if v, ok := simpleText(c); ok && v != "" {
 				d.Class = v
 				continue
 			}
-		case c.is(NSRPID, "user-input") && d.UserInput == nil:
+		case c.Is(NSRPID, "user-input") && d.UserInput == nil:
 			if u, ok := decodeUserInput(c); ok {
 				d.UserInput = u
 				continue
 			}
-		case c.is(NSDataModel, "note"):
+		case c.Is(NSDataModel, "note"):
 			if note, ok := decodeNote(c); ok {
 				d.Notes = append(d.Notes, note)
 				continue
 			}
-		case c.is(NSDataModel, "timestamp") && !haveTS:
+		case c.Is(NSDataModel, "timestamp") && !haveTS:
 			if ts, ok := parseTime(c); ok {
 				d.Timestamp, haveTS = ts, true
 				continue

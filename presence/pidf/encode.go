@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/sipua-go/sipua/presence/internal/xmltree"
 )
 
 // EncodeOptions selects the output form of Encode. The zero value writes
@@ -39,8 +41,8 @@ func (d *Document) Encode(opts EncodeOptions) ([]byte, error) {
 		d = legacyView(d)
 	}
 	e := &encoder{}
-	e.aw.b = &e.b
-	e.aw.prefix = e.attrPrefix
+	e.aw.Buf = &e.b
+	e.aw.Prefix = e.attrPrefix
 	for i := range d.Tuples {
 		if err := e.tuple(&d.Tuples[i]); err != nil {
 			return nil, err
@@ -66,11 +68,10 @@ func (d *Document) Encode(opts EncodeOptions) ([]byte, error) {
 	// The root's attributes are written last so that every prefix used
 	// anywhere is known when the declarations are written.
 	var rootAttrs bytes.Buffer
-	e.aw.b = &rootAttrs
-	e.aw.reset()
-	e.aw.attr(xml.Name{Local: "entity"}, d.Entity)
+	e.aw.Reset(&rootAttrs)
+	e.aw.Attr(xml.Name{Local: "entity"}, d.Entity)
 	for _, a := range d.Attrs {
-		e.aw.attr(a.Name, a.Value)
+		e.aw.Attr(a.Name, a.Value)
 	}
 
 	out := make([]byte, 0, len(body)+len(rootAttrs.Bytes())+256)
@@ -97,13 +98,8 @@ var knownNS = [...]struct{ uri, prefix string }{
 
 type encoder struct {
 	b    bytes.Buffer
-	aw   attrWriter
+	aw   xmltree.AttrWriter
 	used uint8 // bit i: knownNS[i] is used
-}
-
-func (w *attrWriter) reset() {
-	w.written = w.written[:0]
-	w.gen = w.gen[:0]
 }
 
 // prefixOf returns the conventional prefix of space and marks it used; ""
@@ -130,27 +126,26 @@ func (e *encoder) attrPrefix(space string) string {
 // start writes "<prefix:local" and readies the attribute writer.
 func (e *encoder) start(space, local string) {
 	e.b.WriteByte('<')
-	writeQName(&e.b, e.prefixOf(space), local)
-	e.aw.b = &e.b
-	e.aw.reset()
+	xmltree.WriteQName(&e.b, e.prefixOf(space), local)
+	e.aw.Reset(&e.b)
 }
 
 func (e *encoder) end(space, local string) {
 	e.b.WriteString("</")
-	writeQName(&e.b, e.prefixOf(space), local)
+	xmltree.WriteQName(&e.b, e.prefixOf(space), local)
 	e.b.WriteByte('>')
 }
 
 func (e *encoder) attrs(attrs []xml.Attr) {
 	for _, a := range attrs {
-		e.aw.attr(a.Name, a.Value)
+		e.aw.Attr(a.Name, a.Value)
 	}
 }
 
 func (e *encoder) textElem(space, local, text string) {
 	e.start(space, local)
 	e.b.WriteByte('>')
-	escapeText(&e.b, text)
+	xmltree.EscapeText(&e.b, text)
 	e.end(space, local)
 }
 
@@ -162,10 +157,10 @@ func (e *encoder) emptyElem(space, local string) {
 func (e *encoder) note(space, local string, n Note) {
 	e.start(space, local)
 	if n.Lang != "" {
-		e.aw.attr(attrLang, n.Lang)
+		e.aw.Attr(attrLang, n.Lang)
 	}
 	e.b.WriteByte('>')
-	escapeText(&e.b, n.Text)
+	xmltree.EscapeText(&e.b, n.Text)
 	e.end(space, local)
 }
 
@@ -211,7 +206,7 @@ func (e *encoder) tuple(t *Tuple) error {
 		return ErrNoID
 	}
 	e.start(NSPIDF, "tuple")
-	e.aw.attr(xml.Name{Local: "id"}, t.ID)
+	e.aw.Attr(xml.Name{Local: "id"}, t.ID)
 	e.attrs(t.Attrs)
 	e.b.WriteByte('>')
 
@@ -254,10 +249,10 @@ func (e *encoder) tuple(t *Tuple) error {
 	if c := t.Contact; c != nil && c.URI != "" {
 		e.start(NSPIDF, "contact")
 		if c.Priority != "" {
-			e.aw.attr(attrPriority, c.Priority)
+			e.aw.Attr(attrPriority, c.Priority)
 		}
 		e.b.WriteByte('>')
-		escapeText(&e.b, c.URI)
+		xmltree.EscapeText(&e.b, c.URI)
 		e.end(NSPIDF, "contact")
 	}
 	for _, n := range t.Notes {
@@ -278,14 +273,14 @@ func (e *encoder) userInput(u *UserInput) error {
 	}
 	e.start(NSRPID, "user-input")
 	if u.IdleThreshold > 0 {
-		e.aw.attr(xml.Name{Local: "idle-threshold"}, strconv.Itoa(u.IdleThreshold))
+		e.aw.Attr(xml.Name{Local: "idle-threshold"}, strconv.Itoa(u.IdleThreshold))
 	}
 	if !u.LastInput.IsZero() {
-		e.aw.attr(xml.Name{Local: "last-input"}, u.LastInput.Format(time.RFC3339Nano))
+		e.aw.Attr(xml.Name{Local: "last-input"}, u.LastInput.Format(time.RFC3339Nano))
 	}
 	e.attrs(u.Attrs)
 	e.b.WriteByte('>')
-	escapeText(&e.b, u.Value)
+	xmltree.EscapeText(&e.b, u.Value)
 	e.end(NSRPID, "user-input")
 	return nil
 }
@@ -297,7 +292,7 @@ func (e *encoder) enum(local, valueNS string, f enumFields) error {
 	e.attrs(f.Attrs)
 	e.b.WriteByte('>')
 	for _, v := range f.Values {
-		if !isNCName(v) {
+		if !xmltree.IsNCName(v) {
 			return fmt.Errorf("%w: %s value %q is not an XML name", ErrBadValue, local, v)
 		}
 		e.emptyElem(valueNS, v)
@@ -318,7 +313,7 @@ func (e *encoder) person(p *Person) error {
 		return ErrNoID
 	}
 	e.start(NSDataModel, "person")
-	e.aw.attr(xml.Name{Local: "id"}, p.ID)
+	e.aw.Attr(xml.Name{Local: "id"}, p.ID)
 	e.attrs(p.Attrs)
 	e.b.WriteByte('>')
 	if a := p.Activities; a != nil {
@@ -367,7 +362,7 @@ func (e *encoder) device(d *Device) error {
 		return ErrNoID
 	}
 	e.start(NSDataModel, "device")
-	e.aw.attr(xml.Name{Local: "id"}, d.ID)
+	e.aw.Attr(xml.Name{Local: "id"}, d.ID)
 	e.attrs(d.Attrs)
 	e.b.WriteByte('>')
 	if d.Class != "" {

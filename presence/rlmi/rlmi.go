@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sipua-go/sipua/presence/internal/xmltree"
 	"github.com/sipua-go/sipua/sip"
 )
 
@@ -170,60 +171,60 @@ func Parse(data []byte) (*List, error) {
 	if len(data) > MaxSize {
 		return nil, ErrTooLarge
 	}
-	root, err := parseTree(data, MaxDepth, MaxElements)
+	root, err := xmltree.Parse(data, MaxDepth, MaxElements)
 	if err != nil {
-		if errors.Is(err, errTreeDepth) || errors.Is(err, errTreeNodes) {
+		if errors.Is(err, xmltree.ErrTooDeep) || errors.Is(err, xmltree.ErrTooManyElements) {
 			return nil, fmt.Errorf("%w: %v", ErrTooLarge, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if root.name.Local != "list" || root.name.Space != Namespace && root.name.Space != "" {
+	if root.Name.Local != "list" || root.Name.Space != Namespace && root.Name.Space != "" {
 		return nil, ErrNotRLMI
 	}
 	l := &List{}
 	haveVersion := false
-	for _, a := range root.attrs {
-		if a.name.Space == "" {
-			switch a.name.Local {
+	for _, a := range root.Attrs {
+		if a.Name.Space == "" {
+			switch a.Name.Local {
 			case "uri":
-				l.URI = strings.TrimSpace(a.value)
+				l.URI = strings.TrimSpace(a.Value)
 				continue
 			case "version":
-				v, err := strconv.ParseUint(strings.TrimSpace(a.value), 10, 32)
+				v, err := strconv.ParseUint(strings.TrimSpace(a.Value), 10, 32)
 				if err != nil {
-					return nil, fmt.Errorf("%w: bad version %q", ErrMalformed, a.value)
+					return nil, fmt.Errorf("%w: bad version %q", ErrMalformed, a.Value)
 				}
 				l.Version, haveVersion = uint32(v), true
 				continue
 			case "fullState":
-				switch strings.TrimSpace(a.value) {
+				switch strings.TrimSpace(a.Value) {
 				case "true", "1":
 					l.FullState = true
 				case "false", "0":
 				default:
-					return nil, fmt.Errorf("%w: bad fullState %q", ErrMalformed, a.value)
+					return nil, fmt.Errorf("%w: bad fullState %q", ErrMalformed, a.Value)
 				}
 				continue
 			}
 		}
-		l.Attrs = append(l.Attrs, xml.Attr{Name: a.name, Value: a.value})
+		l.Attrs = append(l.Attrs, xml.Attr{Name: a.Name, Value: a.Value})
 	}
 	if !haveVersion {
 		return nil, fmt.Errorf("%w: list without a version", ErrMalformed)
 	}
-	ns := root.name.Space
-	for _, k := range root.kids {
-		if k.kind != kidElem {
+	ns := root.Name.Space
+	for _, k := range root.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(ns, "name"):
+		case c.Is(ns, "name"):
 			if n, ok := decodeName(c); ok {
 				l.Names = append(l.Names, n)
 				continue
 			}
-		case c.is(ns, "resource"):
+		case c.Is(ns, "resource"):
 			l.Resources = append(l.Resources, decodeResource(c, ns))
 			continue
 		}
@@ -232,39 +233,39 @@ func Parse(data []byte) (*List, error) {
 	return l, nil
 }
 
-func extension(n *xnode) Extension { return Extension{Name: n.name, XML: n.fragment()} }
+func extension(n *xmltree.Node) Extension { return Extension{Name: n.Name, XML: n.Fragment()} }
 
-var attrLang = xml.Name{Space: nsXML, Local: "lang"}
+var attrLang = xml.Name{Space: xmltree.NSXML, Local: "lang"}
 
-func decodeName(n *xnode) (Name, bool) {
-	if !n.simple(attrLang) {
+func decodeName(n *xmltree.Node) (Name, bool) {
+	if !n.Simple(attrLang) {
 		return Name{}, false
 	}
-	lang, _ := n.attr(nsXML, "lang")
-	return Name{Lang: lang, Text: strings.TrimSpace(n.text())}, true
+	lang, _ := n.Attr(xmltree.NSXML, "lang")
+	return Name{Lang: lang, Text: strings.TrimSpace(n.Text())}, true
 }
 
-func decodeResource(n *xnode, ns string) Resource {
+func decodeResource(n *xmltree.Node, ns string) Resource {
 	var r Resource
-	for _, a := range n.attrs {
-		if a.name == (xml.Name{Local: "uri"}) {
-			r.URI = strings.TrimSpace(a.value)
+	for _, a := range n.Attrs {
+		if a.Name == (xml.Name{Local: "uri"}) {
+			r.URI = strings.TrimSpace(a.Value)
 			continue
 		}
-		r.Attrs = append(r.Attrs, xml.Attr{Name: a.name, Value: a.value})
+		r.Attrs = append(r.Attrs, xml.Attr{Name: a.Name, Value: a.Value})
 	}
-	for _, k := range n.kids {
-		if k.kind != kidElem {
+	for _, k := range n.Children {
+		if k.Kind != xmltree.KindElement {
 			continue
 		}
-		c := k.el
+		c := k.Elem
 		switch {
-		case c.is(ns, "name"):
+		case c.Is(ns, "name"):
 			if nm, ok := decodeName(c); ok {
 				r.Names = append(r.Names, nm)
 				continue
 			}
-		case c.is(ns, "instance"):
+		case c.Is(ns, "instance"):
 			r.Instances = append(r.Instances, decodeInstance(c))
 			continue
 		}
@@ -273,33 +274,33 @@ func decodeResource(n *xnode, ns string) Resource {
 	return r
 }
 
-func decodeInstance(n *xnode) Instance {
+func decodeInstance(n *xmltree.Node) Instance {
 	var in Instance
-	for _, a := range n.attrs {
-		if a.name.Space == "" {
-			switch a.name.Local {
+	for _, a := range n.Attrs {
+		if a.Name.Space == "" {
+			switch a.Name.Local {
 			case "id":
-				in.ID = a.value
+				in.ID = a.Value
 				continue
 			case "state":
-				in.State = State(strings.TrimSpace(a.value))
+				in.State = State(strings.TrimSpace(a.Value))
 				continue
 			case "reason":
-				in.Reason = strings.TrimSpace(a.value)
+				in.Reason = strings.TrimSpace(a.Value)
 				continue
 			case "cid":
-				in.CID = a.value
+				in.CID = a.Value
 				continue
 			}
 		}
 		if in.Attrs == nil {
 			in.Attrs = make(map[string]string)
 		}
-		in.Attrs[attrKey(a.name)] = a.value
+		in.Attrs[attrKey(a.Name)] = a.Value
 	}
-	for _, k := range n.kids {
-		if k.kind == kidElem {
-			in.Extensions = append(in.Extensions, extension(k.el))
+	for _, k := range n.Children {
+		if k.Kind == xmltree.KindElement {
+			in.Extensions = append(in.Extensions, extension(k.Elem))
 		}
 	}
 	return in
@@ -330,12 +331,12 @@ func (l *List) Marshal() ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(256 + 160*len(l.Resources))
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<list xmlns="` + Namespace + `"`)
-	aw := attrWriter{b: &b}
-	aw.attr(xml.Name{Local: "uri"}, l.URI)
-	aw.attr(xml.Name{Local: "version"}, strconv.FormatUint(uint64(l.Version), 10))
-	aw.attr(xml.Name{Local: "fullState"}, strconv.FormatBool(l.FullState))
+	aw := xmltree.AttrWriter{Buf: &b}
+	aw.Attr(xml.Name{Local: "uri"}, l.URI)
+	aw.Attr(xml.Name{Local: "version"}, strconv.FormatUint(uint64(l.Version), 10))
+	aw.Attr(xml.Name{Local: "fullState"}, strconv.FormatBool(l.FullState))
 	for _, a := range l.Attrs {
-		aw.attr(a.Name, a.Value)
+		aw.Attr(a.Name, a.Value)
 	}
 	b.WriteByte('>')
 	writeNames(&b, l.Names)
@@ -345,10 +346,10 @@ func (l *List) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("%w: resource without a uri", ErrBadValue)
 		}
 		b.WriteString("<resource")
-		aw := attrWriter{b: &b}
-		aw.attr(xml.Name{Local: "uri"}, r.URI)
+		aw := xmltree.AttrWriter{Buf: &b}
+		aw.Attr(xml.Name{Local: "uri"}, r.URI)
 		for _, a := range r.Attrs {
-			aw.attr(a.Name, a.Value)
+			aw.Attr(a.Name, a.Value)
 		}
 		b.WriteByte('>')
 		writeNames(&b, r.Names)
@@ -369,11 +370,11 @@ func writeNames(b *bytes.Buffer, names []Name) {
 	for _, n := range names {
 		b.WriteString("<name")
 		if n.Lang != "" {
-			aw := attrWriter{b: b}
-			aw.attr(attrLang, n.Lang)
+			aw := xmltree.AttrWriter{Buf: b}
+			aw.Attr(attrLang, n.Lang)
 		}
 		b.WriteByte('>')
-		escapeText(b, n.Text)
+		xmltree.EscapeText(b, n.Text)
 		b.WriteString("</name>")
 	}
 }
@@ -389,14 +390,14 @@ func writeInstance(b *bytes.Buffer, in *Instance) error {
 		return fmt.Errorf("%w: instance without an id or a state", ErrBadValue)
 	}
 	b.WriteString("<instance")
-	aw := attrWriter{b: b}
-	aw.attr(xml.Name{Local: "id"}, in.ID)
-	aw.attr(xml.Name{Local: "state"}, string(in.State))
+	aw := xmltree.AttrWriter{Buf: b}
+	aw.Attr(xml.Name{Local: "id"}, in.ID)
+	aw.Attr(xml.Name{Local: "state"}, string(in.State))
 	if in.Reason != "" {
-		aw.attr(xml.Name{Local: "reason"}, in.Reason)
+		aw.Attr(xml.Name{Local: "reason"}, in.Reason)
 	}
 	if in.CID != "" {
-		aw.attr(xml.Name{Local: "cid"}, in.CID)
+		aw.Attr(xml.Name{Local: "cid"}, in.CID)
 	}
 	if len(in.Attrs) > 0 {
 		keys := make([]string, 0, len(in.Attrs))
@@ -405,7 +406,7 @@ func writeInstance(b *bytes.Buffer, in *Instance) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			aw.attr(keyName(k), in.Attrs[k])
+			aw.Attr(keyName(k), in.Attrs[k])
 		}
 	}
 	if len(in.Extensions) == 0 {
