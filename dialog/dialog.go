@@ -297,6 +297,19 @@ func (d *Dialog) Do(ctx context.Context, req *sip.Request) (*sip.Response, error
 	return res, err
 }
 
+// inherit takes the sequence numbers of old, the early dialog that d, the
+// same dialog confirmed by a 2xx, replaces: requests sent or received in
+// the early dialog (PRACK, UPDATE) count.
+func (d *Dialog) inherit(old *Dialog) {
+	old.mu.Lock()
+	local, remote := old.localSeq, old.remoteSeq
+	old.mu.Unlock()
+	d.mu.Lock()
+	d.localSeq = max(d.localSeq, local)
+	d.remoteSeq = max(d.remoteSeq, remote)
+	d.mu.Unlock()
+}
+
 // key is the dialog's key in a Layer's table.
 func (d *Dialog) key() string { return key(d.id.CallID, d.id.LocalTag, d.id.RemoteTag) }
 

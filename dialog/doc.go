@@ -29,6 +29,27 @@
 //     500 with Retry-After for a re-INVITE before the last one's ACK.
 //   - §15 BYE either way; in-dialog MESSAGE and INFO; RFC 3515 blind
 //     transfer (Refer, and OnRefer for an incoming REFER).
+//   - RFC 3262 (100rel, PRACK), policy Config.Reliable (Supported by
+//     default, Never, Required: 420 and 421 for INVITEs that do not fit).
+//     UAS: Progress sends 18x reliably to a peer that supports or
+//     requires 100rel (Require: 100rel, RSeq from a random start, +1
+//     each), retransmitted from T1 doubling until the PRACK, 500 to the
+//     INVITE and NoPrack after 64·T1; one unacknowledged at a time (a
+//     second Progress waits for the PRACK, and so does Accept's 2xx); a
+//     PRACK is matched by its RAck (481 otherwise). UAC: INVITEs carry
+//     Supported: 100rel; each new reliable 18x of an early dialog (RSeq
+//     one higher) is PRACKed once, retransmissions dropped. Offer/answer
+//     in both (§5): the answer to the INVITE's offer in the first
+//     reliable 18x, or our offer in it and the answer in the PRACK, or an
+//     offer in the PRACK answered in its 2xx; the 2xx then repeats it.
+//   - RFC 3891 Replaces: an incoming INVITE naming one of our dialogs
+//     (Session.Replaces) ends it when accepted, with BYE, or CANCEL for
+//     an outgoing call still ringing (cause Replaced); 481 when nothing
+//     or an early dialog we did not originate matches, 486 for early-only
+//     against a confirmed dialog, 603 for a dialog that is ending.
+//     Outgoing: InviteOptions.Replaces, ReplacesHeader, and attended
+//     transfer with ReferReplaces (Refer-To with an escaped Replaces URI
+//     header, which the transferee's INVITE carries).
 //   - RFC 4028 in every session: the 2xx to an INVITE, re-INVITE or UPDATE
 //     carries Session-Expires with the refresher and Require: timer merged
 //     into any other option tags; refreshes by UPDATE or re-INVITE with the
@@ -42,7 +63,8 @@
 // A session's states are Calling or Incoming, Ringing, Accepting,
 // Established, Terminating and Terminated; Terminated carries a
 // *TerminatedError whose Cause says why (local or remote BYE, session
-// expired, no ACK, transport failure, rejected with a status, canceled).
+// expired, no ACK, no PRACK, transport failure, rejected with a status,
+// canceled, replaced).
 // Events (state changes, progress, media changes, refreshes, messages)
 // are delivered in order to the session's handler by a goroutine that
 // exists only while events are pending; events that happen before a

@@ -75,6 +75,12 @@ const (
 	Unanswered
 	// Shutdown: the layer was closed.
 	Shutdown
+	// NoPrack: a reliable provisional response of ours was never
+	// acknowledged (RFC 3262 §3); the INVITE was answered 500.
+	NoPrack
+	// Replaced: an INVITE with Replaces (RFC 3891) took the session's
+	// place; it was ended with BYE (or CANCEL while early).
+	Replaced
 )
 
 func (c Cause) String() string {
@@ -97,6 +103,10 @@ func (c Cause) String() string {
 		return "unanswered"
 	case Shutdown:
 		return "shutdown"
+	case NoPrack:
+		return "no PRACK"
+	case Replaced:
+		return "replaced"
 	}
 	return fmt.Sprintf("Cause(%d)", int(c))
 }
@@ -135,7 +145,12 @@ var (
 	ErrTerminated = errors.New("dialog: session terminated")
 	// ErrState: the operation does not fit the session's state (accepting
 	// an outgoing call, re-INVITE before the call is up, ...).
-	ErrState     = errors.New("dialog: operation not allowed in this state")
+	ErrState = errors.New("dialog: operation not allowed in this state")
+	// ErrNeedOffer: a reliable provisional response to an INVITE without
+	// an offer must carry one (RFC 3262 §5), and the peer requires
+	// reliability (Require: 100rel), so Progress cannot send it without
+	// SDP (give one, or set Config.Media).
+	ErrNeedOffer = errors.New("dialog: a reliable provisional response to an INVITE without offer needs SDP")
 	errNoContact = errors.New("no Contact")
 )
 

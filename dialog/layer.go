@@ -67,7 +67,8 @@ type Config struct {
 	// application. Zero: 3 minutes, then 480.
 	AnswerTimeout time.Duration
 	// Allow is sent in INVITEs and their 2xx. Zero: INVITE, ACK, BYE,
-	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY.
+	// CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY, and PRACK
+	// unless Reliable is ReliableNever.
 	Allow string
 	// SessionTimer configures RFC 4028 session timers for every session
 	// (InviteOptions.SessionTimer and Session.SetSessionTimer override it
@@ -88,6 +89,43 @@ type Config struct {
 	// want of a refresh; a positive duration keeps it that much longer.
 	// Nil: it expires.
 	OnSessionExpiring func(s *Session) time.Duration
+	// Reliable is the policy for reliable provisional responses (RFC 3262,
+	// 100rel and PRACK). Zero (ReliableSupported): INVITEs carry
+	// Supported: 100rel, and the 18x sent to a peer that supports or
+	// requires 100rel go reliably.
+	Reliable Reliability
+}
+
+// Reliability is a layer's policy for reliable provisional responses
+// (RFC 3262).
+type Reliability int
+
+// The policies for reliable provisional responses.
+const (
+	// ReliableSupported: our INVITEs carry Supported: 100rel, and every
+	// 18x we send goes reliably when the INVITE lists 100rel in Supported
+	// or Require. The default.
+	ReliableSupported Reliability = iota
+	// ReliableNever: 100rel is neither offered nor accepted; an INVITE
+	// that requires it gets 420 (Unsupported: 100rel) and our 18x go
+	// unreliably.
+	ReliableNever
+	// ReliableRequired: our INVITEs carry Require: 100rel, and an INVITE
+	// that lists 100rel in neither Supported nor Require gets 421 with
+	// Require: 100rel.
+	ReliableRequired
+)
+
+func (r Reliability) String() string {
+	switch r {
+	case ReliableSupported:
+		return "Supported"
+	case ReliableNever:
+		return "Never"
+	case ReliableRequired:
+		return "Required"
+	}
+	return "Reliability(" + itoa(int(r)) + ")"
 }
 
 const defaultAllow = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, MESSAGE, REFER, NOTIFY"
@@ -119,15 +157,24 @@ func New(ep Endpoint, cfg Config) (*Layer, error) {
 			return nil, err
 		}
 	}
+	if cfg.Reliable < ReliableSupported || cfg.Reliable > ReliableRequired {
+		return nil, errors.New("dialog: unknown Config.Reliable policy")
+	}
 	if cfg.AnswerTimeout == 0 {
 		cfg.AnswerTimeout = 3 * time.Minute
 	}
 	if cfg.Allow == "" {
 		cfg.Allow = defaultAllow
+		if cfg.Reliable != ReliableNever {
+			cfg.Allow += ", PRACK"
+		}
 	}
 	l := &Layer{ep: ep, u: ep.UA(), cfg: cfg,
 		sessions: make(map[string]*Session), calling: make(map[string]*Session)}
-	l.u.Support("timer")
+	l.u.Support("timer", tagReplaces)
+	if cfg.Reliable != ReliableNever {
+		l.u.Support(tag100rel)
+	}
 	l.u.Handle(sip.MethodInvite, ua.HandlerFunc(l.serveInvite))
 	l.remove = l.u.AddRouter(l)
 	return l, nil

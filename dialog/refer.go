@@ -54,6 +54,12 @@ func (e *TransferError) Unwrap() error { return ErrTransferFailed }
 // (*TransferError), or ctx ends. Progress arrives as TransferProgress
 // events. The caller usually hangs up this session after a success.
 func (s *Session) Refer(ctx context.Context, target sip.URI) error {
+	return s.sendRefer(ctx, target)
+}
+
+// sendRefer sends a REFER whose Refer-To is target (URI headers
+// included) and follows the transfer until it ends.
+func (s *Session) sendRefer(ctx context.Context, target sip.URI) error {
 	s.mu.Lock()
 	d, st := s.dlg, s.state
 	if st != Established || d == nil {
@@ -143,7 +149,8 @@ func parseSipfrag(b []byte) TransferProgress {
 }
 
 // serveRefer answers a REFER in the session's dialog: 603 unless
-// Config.OnRefer accepts it; when accepted, 202, then a new call to the
+// Config.OnRefer accepts it (it sees the Refer-To URI with its headers,
+// a Replaces among them); when accepted, 202, then a new call to the
 // Refer-To target whose progress goes back in NOTIFYs.
 func (s *Session) serveRefer(w ua.ResponseWriter, r *ua.Request) {
 	to, err := r.ReferTo()
@@ -160,14 +167,22 @@ func (s *Session) serveRefer(w ua.ResponseWriter, r *ua.Request) {
 }
 
 // transfer makes the call a REFER asked for and reports it (RFC 3515
-// §2.4.4–2.4.5): 100 Trying at once, then the final status.
+// §2.4.4–2.4.5): 100 Trying at once, then the final status. A Replaces
+// header in the Refer-To URI (attended transfer, RFC 3891) goes into the
+// INVITE with Require: replaces; the URI's other headers are not used.
 func (s *Session) transfer(target sip.URI, refer *sip.Request) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s.notifyRefer(ctx, "active;expires=60", "SIP/2.0 100 Trying")
+	replaces, _ := uriHeader(target, "Replaces")
+	target.Headers = ""
 	opts := InviteOptions{Prepare: func(req *sip.Request) {
 		if rb := refer.Get("Referred-By"); rb != "" {
 			req.Set("Referred-By", rb)
+		}
+		if replaces != "" {
+			req.Set("Replaces", replaces)
+			req.AddToken("Require", tagReplaces)
 		}
 	}}
 	ns, err := s.l.Invite(ctx, target, opts)

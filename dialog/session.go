@@ -64,6 +64,17 @@ type Session struct {
 	// RFC 3515: the progress of a REFER we sent
 	refer chan TransferProgress
 
+	// RFC 3262: reliable provisional responses (UAS: ours; UAC: the
+	// peer's, per early dialog) and an offer/answer exchange of the INVITE
+	// completed in them and their PRACK
+	rel     relUAS
+	forks   map[string]*relFork
+	earlyOA bool
+
+	// RFC 3891
+	replaces   *Session                // UAS: the session this INVITE replaces
+	cancelCall context.CancelCauseFunc // UAC: ends Invite's context (the call was replaced while early)
+
 	// RFC 4028
 	tmr        *timer.Session
 	peerUpdate bool // the peer's Allow lists UPDATE
@@ -71,6 +82,9 @@ type Session struct {
 	// UAC
 	ack       *sip.Request // the last ACK sent, sent again on 2xx retransmissions
 	ackTarget ua.Target
+	lateOffer bool                               // the INVITE carried no offer
+	prackDone chan struct{}                      // closed when the last PRACK sent has its response
+	answerFn  func(offer []byte) ([]byte, error) // InviteOptions.Answer
 
 	// events
 	handler  func(*Session, Event)
@@ -201,6 +215,9 @@ func (s *Session) terminate(te *TerminatedError) {
 	if s.okTimer != nil {
 		s.okTimer.Stop()
 	}
+	if s.rel.timer != nil {
+		s.rel.timer.Stop() // §3: no retransmission after a final response
+	}
 	if s.tmr != nil {
 		s.tmr.Stop()
 	}
@@ -235,8 +252,22 @@ func (l *Layer) serveInvite(w ua.ResponseWriter, r *ua.Request) {
 		_ = w.Respond(res)
 		return
 	}
+	rel, refusal := l.reliableFor(w, req)
+	if refusal != nil {
+		_ = w.Respond(refusal)
+		return
+	}
+	var replaced *Session
+	if req.Get("Replaces") != "" {
+		var code int
+		if replaced, code = l.matchReplaces(req); code != 0 {
+			_ = w.Respond(w.NewResponse(code, ""))
+			return
+		}
+	}
 	s := newSession(l, UAS, Incoming)
 	s.invite, s.w = req, w
+	s.rel, s.replaces = rel, replaced
 	s.remoteSDP = req.Body()
 	s.peerUpdate = req.HasToken("Allow", sip.MethodUpdate)
 	if l.cfg.Media != nil {
@@ -318,6 +349,19 @@ func (s *Session) finalUAS(code int, reason string, te *TerminatedError) bool {
 
 // Progress sends a provisional response (180 Ringing, 183 Session
 // Progress...) to an incoming INVITE, with sdp as early media when not nil.
+//
+// When the INVITE lists 100rel in Supported or Require and Config.Reliable
+// allows it, the response goes reliably (RFC 3262): with Require: 100rel
+// and an RSeq, retransmitted from T1 doubling until its PRACK arrives;
+// without one within 64·T1 the INVITE is answered 500 and the session
+// ends with NoPrack. Progress returns once the response is sent; a second
+// Progress waits until the first is PRACKed (or ctx ends). The first
+// reliable provisional response carries sdp as the answer to the INVITE's
+// offer (with Config.Media and no sdp, the layer's answer; with neither,
+// none: the answer then goes in the 2xx), or, for an INVITE without an
+// offer, sdp (or the layer's offer) as the offer, answered in the PRACK.
+// Without an offer to make it is sent unreliably, or fails with
+// ErrNeedOffer when the INVITE requires 100rel.
 func (s *Session) Progress(ctx context.Context, code int, sdp []byte) error {
 	if code <= 100 || code >= 200 {
 		return errors.New("dialog: Progress needs a code from 101 to 199")
@@ -326,6 +370,17 @@ func (s *Session) Progress(ctx context.Context, code int, sdp []byte) error {
 	if s.role != UAS || (s.state != Incoming && s.state != Ringing) {
 		s.mu.Unlock()
 		return ErrState
+	}
+	if s.rel.on {
+		s.mu.Unlock()
+		if sent, err := s.progressReliable(ctx, code, sdp); sent {
+			return err
+		}
+		s.mu.Lock()
+		if s.state != Incoming && s.state != Ringing {
+			s.mu.Unlock()
+			return ErrState
+		}
 	}
 	s.setStateLocked(Ringing)
 	if sdp != nil {
@@ -347,6 +402,10 @@ func (s *Session) decorate(res *sip.Response, sdp []byte) {
 		}
 	}
 	res.Set("Allow", s.l.cfg.Allow)
+	if s.l.cfg.Reliable != ReliableNever {
+		res.AddToken("Supported", tag100rel)
+	}
+	res.AddToken("Supported", tagReplaces)
 	if sdp != nil {
 		res.Set("Content-Type", "application/sdp")
 		res.SetBody(sdp)
@@ -357,16 +416,28 @@ func (s *Session) decorate(res *sip.Response, sdp []byte) {
 // to the INVITE's offer, or our offer when the INVITE had none) and waits
 // for the ACK. The 2xx is retransmitted until the ACK arrives; without one
 // within 64·T1 the session ends with NoAck and a BYE (§13.3.1.4).
+//
+// While a reliable provisional response is unacknowledged, the 2xx waits
+// for its PRACK (RFC 3262 §3). When the offer/answer exchange of the
+// INVITE was completed in a reliable provisional response and its PRACK,
+// the 2xx repeats our session description from it and sdp is ignored.
+// Accepting a session that replaces another (Replaces) ends that one.
 func (s *Session) Accept(ctx context.Context, sdp []byte) error {
 	s.mu.Lock()
-	if s.role != UAS || (s.state != Incoming && s.state != Ringing) {
+	if s.role != UAS {
 		s.mu.Unlock()
-		if s.State() == Terminated {
-			return s.Err()
-		}
 		return ErrState
 	}
-	if sdp == nil && s.neg != nil {
+	if err := s.waitPrackLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if s.earlyOA {
+		sdp = s.localSDP
+		if s.negotiatorStateLocked() == sdpneg.StateRemoteOffer {
+			_, _ = s.neg.CommitAnswer()
+		}
+	} else if sdp == nil && s.neg != nil {
 		if s.answer != nil {
 			sdp = s.answer
 			_, _ = s.neg.CommitAnswer()
@@ -390,6 +461,9 @@ func (s *Session) Accept(ctx context.Context, sdp []byte) error {
 		return s.Err()
 	}
 	close(s.answered)
+	if old := s.replaces; old != nil {
+		go old.endReplaced() // RFC 3891 §3
+	}
 	select {
 	case <-s.acked:
 		return nil
@@ -529,8 +603,7 @@ func (s *Session) serveInDialog(w ua.ResponseWriter, r *ua.Request) {
 	case sip.MethodNotify:
 		s.serveNotify(w, req)
 	case sip.MethodPrack:
-		// No reliable provisional of ours is outstanding (RFC 3262 §3).
-		_ = w.Respond(w.NewResponse(sip.StatusCallTransactionDoesNotExist, ""))
+		s.handlePrack(w, req)
 	default:
 		res := w.NewResponse(sip.StatusNotImplemented, "")
 		res.Set("Allow", s.l.cfg.Allow)
@@ -718,6 +791,11 @@ type InviteOptions struct {
 	// NoRedirect returns a 3xx as a rejection. Zero: up to three
 	// redirections are followed to the first Contact of each.
 	NoRedirect bool
+	// Replaces, when set, is a session of ours with the party being
+	// called: the INVITE carries Replaces naming its dialog (RFC 3891,
+	// built by ReplacesHeader) and Require: replaces, asking the peer to
+	// put the new call in its place.
+	Replaces *Session
 }
 
 // Invite calls to: it sends an INVITE (RFC 3261 §13.2) and returns when
@@ -731,6 +809,9 @@ func (l *Layer) Invite(ctx context.Context, to sip.URI, opts InviteOptions) (*Se
 	}
 	s := newSession(l, UAC, Calling)
 	s.handler = opts.OnEvent
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.cancelCall = cancel
 	req := sip.NewRequest(sip.MethodInvite, to)
 	from := l.ep.Address()
 	from.Params = from.Params.Without("tag").With("tag", newTag())
@@ -738,6 +819,22 @@ func (l *Layer) Invite(ctx context.Context, to sip.URI, opts InviteOptions) (*Se
 	req.Set("To", (&sip.Address{URI: to}).String())
 	req.Set("Contact", s.contact())
 	req.Set("Allow", l.cfg.Allow)
+	switch l.cfg.Reliable { // RFC 3262 §4
+	case ReliableSupported:
+		req.AddToken("Supported", tag100rel)
+	case ReliableRequired:
+		req.AddToken("Supported", tag100rel)
+		req.AddToken("Require", tag100rel)
+	}
+	req.AddToken("Supported", tagReplaces)
+	if opts.Replaces != nil {
+		v, err := opts.Replaces.ReplacesHeader(false)
+		if err != nil {
+			return nil, err
+		}
+		req.Set("Replaces", v)
+		req.AddToken("Require", tagReplaces)
+	}
 	tcfg := l.cfg.SessionTimer
 	if opts.SessionTimer != nil {
 		if err := opts.SessionTimer.Validate(); err != nil {
@@ -762,6 +859,7 @@ func (l *Layer) Invite(ctx context.Context, to sip.URI, opts InviteOptions) (*Se
 		req.SetBody(opts.SDP)
 		s.localSDP = opts.SDP
 	}
+	s.lateOffer, s.answerFn = opts.SDP == nil, opts.Answer
 	if opts.Prepare != nil {
 		opts.Prepare(req)
 	}
@@ -870,6 +968,9 @@ func (s *Session) call(ctx context.Context, req *sip.Request, target ua.Target, 
 			cause := Rejected
 			if res.StatusCode == sip.StatusRequestTerminated && ctx.Err() != nil {
 				cause = Canceled
+				if errors.Is(context.Cause(ctx), errReplaced) {
+					cause = Replaced
+				}
 			}
 			s.terminate(&TerminatedError{Cause: cause, StatusCode: res.StatusCode, Reason: res.Reason,
 				Err: &ua.StatusError{Response: res}})
@@ -926,8 +1027,16 @@ func (s *Session) await(ctx context.Context, c *transaction.InviteClient, to ua.
 	}
 }
 
-// earlyUAC handles a provisional response to our INVITE.
+// earlyUAC handles a provisional response to our INVITE: a reliable one
+// (RFC 3262) is PRACKed; one with a tag creates the early dialog.
+// Provisional responses to a re-INVITE change nothing.
 func (s *Session) earlyUAC(res *sip.Response) {
+	s.mu.Lock()
+	initial := (s.state == Calling || s.state == Ringing) && res.CSeq().Seq == s.invite.CSeq().Seq
+	s.mu.Unlock()
+	if !initial || s.reliableUAC(res) {
+		return
+	}
 	s.mu.Lock()
 	if res.To().Tag() != "" && s.dlg == nil {
 		if d, err := NewUAC(s.u, s.invite, res); err == nil {
@@ -953,13 +1062,23 @@ func (s *Session) confirmUAC(ctx context.Context, req *sip.Request, res *sip.Res
 	s.mu.Lock()
 	old := s.dlg
 	s.dlg = d
+	earlyOA := s.earlyOA
 	s.mu.Unlock()
 	if old != nil && old.key() != d.key() {
 		s.l.untrack(old.key(), s)
+	} else if old != nil {
+		d.inherit(old) // requests sent in the early dialog (PRACK, UPDATE)
 	}
+	s.mu.Lock()
+	if f := s.forks[d.ID().RemoteTag]; f != nil && f.d != old {
+		d.inherit(f.d) // another fork's early dialog, PRACKed
+	}
+	s.mu.Unlock()
 	s.l.track(s, d.key())
 	ack := d.NewAck(req.CSeq().Seq)
-	if b := res.Body(); len(b) > 0 {
+	if b := res.Body(); len(b) > 0 && !earlyOA {
+		// (After an exchange completed in a reliable provisional response
+		// and its PRACK, SDP in the 2xx only repeats it.)
 		s.mu.Lock()
 		s.remoteSDP = b
 		neg := s.neg
@@ -1244,6 +1363,9 @@ func (s *Session) sleep(ctx context.Context, d time.Duration) error {
 // modifyOnce sends one re-INVITE or UPDATE and returns its final response
 // and the session timer's verdict on it.
 func (s *Session) modifyOnce(ctx context.Context, method string, sdp []byte, reuse bool, mk offerMaker) (*sip.Response, timer.Outcome, error) {
+	if err := s.waitPrack(ctx); err != nil {
+		return nil, timer.Outcome{}, err
+	}
 	s.mu.Lock()
 	if s.state != Established && !(method == sip.MethodUpdate && (s.state == Ringing || s.state == Accepting)) {
 		s.mu.Unlock()
