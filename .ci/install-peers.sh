@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the third-party SIP peers the interop tests run against, from
-# Debian's packages: sip-tester (SIPp), kamailio with its sqlite module, and
+# Debian's packages: sip-tester (SIPp), kamailio with its sqlite and presence
+# modules (presence, presence_xml, rls, pua for the presence tests), and
 # sqlite3 (to create the registrar's database). Idempotent and quiet: when every
 # package is there it returns at once without touching apt. Fails loudly
 # (non-zero, with apt's output) when a package cannot be installed.
 set -euo pipefail
 
-PKGS=(sip-tester kamailio kamailio-sqlite-modules sqlite3)
+PKGS=(sip-tester kamailio kamailio-sqlite-modules kamailio-presence-modules sqlite3)
 
 missing=()
 for p in "${PKGS[@]}"; do
