@@ -138,6 +138,7 @@ type Layer struct {
 	listeners []net.Listener
 	servers   []*http.Server           // the WS and WSS listeners' HTTP servers
 	conns     map[Addr]*streamConn     // the connection to reuse per peer
+	dialing   map[Addr]*dialCall       // connections being opened: one dial per peer
 	all       map[*streamConn]struct{} // every open connection
 	wg        sync.WaitGroup
 }
@@ -155,7 +156,7 @@ func New(cfg Config, h Handler) *Layer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Layer{cfg: cfg, limits: cfg.Limits, handler: h, log: log,
-		conns: make(map[Addr]*streamConn), all: make(map[*streamConn]struct{})}
+		conns: make(map[Addr]*streamConn), dialing: make(map[Addr]*dialCall), all: make(map[*streamConn]struct{})}
 }
 
 // ListenUDP opens a UDP socket at addr ("127.0.0.1:5060", port 0 for any)
@@ -524,10 +525,44 @@ func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
 		return nil, ErrClosed
 	}
 	sc := l.conns[key]
-	l.mu.Unlock()
 	if sc != nil {
+		l.mu.Unlock()
 		return sc, nil
 	}
+	if d := l.dialing[key]; d != nil {
+		// Another sender is opening this connection: wait for it rather
+		// than open a second one.
+		l.mu.Unlock()
+		select {
+		case <-d.done:
+			return d.sc, d.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	d := &dialCall{done: make(chan struct{})}
+	l.dialing[key] = d
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.dialing, key)
+		l.mu.Unlock()
+		close(d.done)
+	}()
+	d.sc, d.err = l.dial(ctx, to, key)
+	return d.sc, d.err
+}
+
+// dialCall is a connection being opened, which concurrent senders to the
+// same peer wait for.
+type dialCall struct {
+	done chan struct{}
+	sc   *streamConn
+	err  error
+}
+
+// dial opens a stream connection to to.
+func (l *Layer) dial(ctx context.Context, to, key Addr) (*streamConn, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, l.cfg.DialTimeout)
@@ -548,7 +583,7 @@ func (l *Layer) conn(ctx context.Context, to Addr) (*streamConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc = l.adopt(c, key.Transport)
+	sc := l.adopt(c, key.Transport)
 	if sc == nil {
 		return nil, ErrClosed
 	}

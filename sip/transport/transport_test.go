@@ -270,3 +270,46 @@ func TestSendErrors(t *testing.T) {
 	require.NoError(t, l.Close())
 	assert.ErrorIs(t, l.Send(context.Background(), Addr{Transport: TCP, AddrPort: dead}, req), ErrClosed)
 }
+
+// Concurrent first sends to one TCP peer share one connection: the
+// second sender waits for the dial the first started instead of opening
+// its own (which would stay open, with its reader, until the idle timeout).
+func TestConcurrentSendsDialOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var mu sync.Mutex
+	accepted := 0
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted++
+			mu.Unlock()
+			go func() { _, _ = bufio.NewReader(c).WriteTo(discard{}); c.Close() }()
+		}
+	}()
+	l := New(Config{}, func(*Inbound) {})
+	defer l.Close()
+	to := Addr{Transport: TCP, AddrPort: netip.MustParseAddrPort(ln.Addr().String())}
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, l.Send(context.Background(), to, request(t, "OPTIONS", "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK"+strconv.Itoa(i))))
+		}()
+	}
+	wg.Wait()
+	time.Sleep(20 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, accepted)
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
