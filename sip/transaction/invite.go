@@ -185,10 +185,13 @@ func ackFor(inv *sip.Request, res *sip.Response) *sip.Request {
 }
 
 // InviteServer is an INVITE server transaction (RFC 3261 §17.2.1 with the
-// Accepted state of RFC 6026 §7.1). It sends 100 Trying at once.
+// Accepted state of RFC 6026 §7.1). It sends 100 Trying when the TU has
+// not answered within Config.TryingDelay (200 ms), or at once to a
+// retransmitted INVITE.
 type InviteServer struct {
 	serverCore
 	interval time.Duration
+	trying   *sched.Timer // sends 100 Trying unless the TU answers first
 	timerG   *sched.Timer
 	timerH   *sched.Timer // also Timer L in Accepted
 	timerI   *sched.Timer
@@ -196,9 +199,10 @@ type InviteServer struct {
 
 // HandleInvite matches an inbound INVITE to a server transaction. A
 // retransmission is absorbed (the last provisional or failure response is
-// sent again; nothing in Accepted, where the dialog retransmits the 2xx)
-// and nil is returned; a new INVITE returns its transaction, which has
-// already sent 100 Trying.
+// sent again, or 100 Trying when nothing was; nothing in Accepted, where
+// the dialog retransmits the 2xx) and nil is returned; a new INVITE
+// returns its transaction, which sends 100 Trying if the TU has not
+// answered within Config.TryingDelay.
 func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 	req, ok := in.Msg.(*sip.Request)
 	if !ok || req.Method != sip.MethodInvite {
@@ -212,6 +216,10 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 	if s := l.invServers[key]; s != nil {
 		l.mu.Unlock()
 		s.mu.Lock()
+		if s.last == nil && s.state == Proceeding {
+			s.last = sip.NewResponse(s.Request(), sip.StatusTrying, "") // the peer retransmits: tell it we are here
+			stop(s.trying)
+		}
 		last, st := s.last, s.state
 		s.mu.Unlock()
 		if last != nil && (st == Proceeding || st == Completed) {
@@ -222,15 +230,35 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 	s := &InviteServer{serverCore: newServerCore(l, in, key, Proceeding), interval: l.cfg.T1}
 	l.invServers[key] = s
 	l.mu.Unlock()
-	trying := sip.NewResponse(req, sip.StatusTrying, "")
-	s.mu.Lock()
-	s.last = trying
-	s.mu.Unlock()
-	if err := l.send.Respond(in, trying); err != nil {
-		s.terminate(err)
-		return nil, err
+	if l.cfg.TryingDelay < 0 {
+		trying := sip.NewResponse(req, sip.StatusTrying, "")
+		s.mu.Lock()
+		s.last = trying
+		s.mu.Unlock()
+		if err := l.send.Respond(in, trying); err != nil {
+			s.terminate(err)
+			return nil, err
+		}
+		return s, nil
 	}
+	s.mu.Lock()
+	s.trying = l.sched.AfterFunc(l.cfg.TryingDelay, s.sendTrying)
+	s.mu.Unlock()
 	return s, nil
+}
+
+// sendTrying sends 100 Trying when the TU has not answered within
+// Config.TryingDelay (RFC 3261 §17.2.1).
+func (s *InviteServer) sendTrying() {
+	s.mu.Lock()
+	if s.state != Proceeding || s.last != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.last = sip.NewResponse(s.Request(), sip.StatusTrying, "")
+	last := s.last
+	s.mu.Unlock()
+	_ = s.l.send.Respond(s.in, last)
 }
 
 // Respond sends a response. 1xx keeps Proceeding; 2xx moves to Accepted
@@ -249,6 +277,7 @@ func (s *InviteServer) Respond(res *sip.Response) error {
 		s.mu.Unlock()
 		return ErrBadResponse
 	}
+	stop(s.trying)
 	s.last = res
 	switch {
 	case res.StatusCode < 200:
@@ -330,7 +359,7 @@ func (l *Layer) MatchCancel(cancel *sip.Request) *InviteServer {
 
 func (s *InviteServer) terminate(err error) {
 	s.mu.Lock()
-	timers := []*sched.Timer{s.timerG, s.timerH, s.timerI}
+	timers := []*sched.Timer{s.trying, s.timerG, s.timerH, s.timerI}
 	s.mu.Unlock()
 	if !s.end(err, timers...) {
 		return

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sipua-go/sipua/internal/clock"
+	"github.com/sipua-go/sipua/internal/sched"
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/transport"
 )
@@ -97,14 +99,18 @@ func TestInviteClientAccepted(t *testing.T) {
 	assert.NoError(t, c.Err())
 }
 
-// The server sends 100 Trying at once; a failure response is retransmitted
-// by Timer G until the ACK (Confirmed, Timer I) or Timer H.
+// The server sends 100 Trying when the TU has not answered within 200 ms
+// (§17.2.1); a failure response is retransmitted by Timer G until the ACK
+// (Confirmed, Timer I) or Timer H.
 func TestInviteServerFailureAndAck(t *testing.T) {
 	l, clk, rec := setup(t)
 	inv := newRequest(t, "INVITE", "z9hG4bKs1")
 	s, err := l.HandleInvite(&transport.Inbound{Msg: inv, Transport: transport.UDP})
 	require.NoError(t, err)
 	require.NotNil(t, s)
+	clk.Advance(199 * time.Millisecond)
+	assert.Empty(t, sentMethods(rec), "the TU may still answer within 200 ms")
+	clk.Advance(time.Millisecond)
 	assert.Equal(t, []string{"100"}, sentMethods(rec))
 
 	again, err := l.HandleInvite(&transport.Inbound{Msg: newRequest(t, "INVITE", "z9hG4bKs1"), Transport: transport.UDP})
@@ -113,7 +119,7 @@ func TestInviteServerFailureAndAck(t *testing.T) {
 	assert.Equal(t, []string{"100", "100"}, sentMethods(rec), "a retransmitted INVITE gets the last provisional")
 
 	require.NoError(t, s.Respond(sip.NewResponse(inv, 603, "")))
-	clk.Advance(4 * time.Second) // G at 0.5, 1.5, 3.5
+	clk.Advance(4 * time.Second) // G at 0.5, 1.5, 3.5 after the 603
 	assert.Equal(t, []string{"100", "100", "603", "603", "603", "603"}, sentMethods(rec))
 
 	ack := newRequest(t, "ACK", "z9hG4bKs1")
@@ -151,7 +157,8 @@ func TestInviteServerAccepted(t *testing.T) {
 	assert.Equal(t, Accepted, s.State())
 	again, _ := l.HandleInvite(&transport.Inbound{Msg: newRequest(t, "INVITE", "z9hG4bKs3"), Transport: transport.UDP})
 	assert.Nil(t, again)
-	assert.Equal(t, []string{"100", "200"}, sentMethods(rec))
+	clk.Advance(time.Second)
+	assert.Equal(t, []string{"200"}, sentMethods(rec), "answered within 200 ms: no 100 Trying")
 	assert.False(t, l.HandleAck(newRequest(t, "ACK", "z9hG4bKs3")), "a 2xx ACK is the dialog's")
 	assert.ErrorIs(t, s.Respond(sip.NewResponse(inv, 500, "")), ErrBadResponse)
 	clk.Advance(32 * time.Second) // Timer L
@@ -171,4 +178,25 @@ func TestStateNames(t *testing.T) {
 	for s, want := range map[State]string{Trying: "Trying", Calling: "Calling", Accepted: "Accepted", Confirmed: "Confirmed", State(99): "State(99)"} {
 		assert.Equal(t, want, s.String())
 	}
+}
+
+// A retransmitted INVITE before any response gets 100 Trying at once; a
+// negative TryingDelay sends it with the INVITE's arrival.
+func TestInviteServerTryingOnRetransmission(t *testing.T) {
+	l, _, rec := setup(t)
+	inv := newRequest(t, "INVITE", "z9hG4bKs4")
+	_, err := l.HandleInvite(&transport.Inbound{Msg: inv, Transport: transport.UDP})
+	require.NoError(t, err)
+	assert.Empty(t, sentMethods(rec))
+	_, _ = l.HandleInvite(&transport.Inbound{Msg: newRequest(t, "INVITE", "z9hG4bKs4"), Transport: transport.UDP})
+	assert.Equal(t, []string{"100"}, sentMethods(rec))
+
+	clk2 := clock.NewFake(t0)
+	sc := sched.New(clk2)
+	t.Cleanup(sc.Close)
+	rec2 := &recorder{clk: clk2}
+	l2 := New(Config{TryingDelay: -1}, sc, rec2)
+	_, err = l2.HandleInvite(&transport.Inbound{Msg: newRequest(t, "INVITE", "z9hG4bKs5"), Transport: transport.UDP})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"100"}, sentMethods(rec2))
 }

@@ -18,6 +18,12 @@ type Config struct {
 	T1 time.Duration // RTT estimate; zero: 500 ms
 	T2 time.Duration // maximum retransmit interval for non-INVITE requests; zero: 4 s
 	T4 time.Duration // maximum time a message stays in the network; zero: 5 s
+	// TryingDelay is how long an INVITE server transaction waits for the
+	// TU's first response before it sends 100 Trying itself (RFC 3261
+	// §17.2.1 lets it skip the 100 when the TU answers within 200 ms; a
+	// retransmitted INVITE gets the 100 at once). Zero: 200 ms; negative:
+	// the 100 goes out at once.
+	TryingDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -29,6 +35,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.T4 <= 0 {
 		c.T4 = 5 * time.Second
+	}
+	if c.TryingDelay == 0 {
+		c.TryingDelay = 200 * time.Millisecond
 	}
 	return c
 }
