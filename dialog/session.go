@@ -630,9 +630,14 @@ func (s *Session) handleAck(req *sip.Request) {
 			}
 		}
 	}
+	s.okWriter = nil
 	initial := s.state == Accepting
 	if initial {
 		s.setStateLocked(Established)
+		// The INVITE's server transaction (and the response it holds)
+		// is no longer needed by the session: let it go with the
+		// transaction table's Timer L instead of living as long as the call.
+		s.w = nil
 	}
 	s.mu.Unlock()
 	if initial {
