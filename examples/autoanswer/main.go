@@ -9,6 +9,9 @@
 // disables session timers (no Supported: timer from us; a peer's timer is
 // still answered as RFC 4028 §9 requires). The library negotiates SDP; no
 // media flows.
+//
+// Holding many calls, set Go's memory limit: with GOMEMLIMIT=800MiB it held
+// 100,000 established calls in 901 MiB (see the README's benchmarks).
 package main
 
 import (
