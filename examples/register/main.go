@@ -12,9 +12,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,14 +25,19 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	// Ctrl-C ends the program at any point: during Establish too.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "register:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run registers until ctx ends, then unregisters; what happens goes to out.
+func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("register", flag.ContinueOnError)
+	fs.SetOutput(out)
 	registrars := fs.String("registrar", "", "registrars in order of preference: host:port[,host:port...] (or SIP URIs, e.g. sip:10.0.0.1:5060;transport=tcp)")
 	user := fs.String("user", "", "address of record, e.g. sip:alice@example.test")
 	authUser := fs.String("auth-user", "", "digest username (default: the user part of -user)")
@@ -45,7 +52,7 @@ func run() error {
 			"Registers, prints every state change, and unregisters on Ctrl-C.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
@@ -74,6 +81,7 @@ func run() error {
 		return fmt.Errorf("-fallback %q: want interval:DURATION, expiry or never", f)
 	}
 
+	p := &printer{out: out}
 	u, err := ua.New(ua.Config{Listen: strings.Split(*listen, ",")})
 	if err != nil {
 		return err
@@ -86,44 +94,65 @@ func run() error {
 		Expires:          time.Duration(*expires) * time.Second,
 		Failover:         fo,
 		DualRegistration: *dual,
-		OnEvent:          printEvent,
+		OnEvent:          p.event,
 	})
 	if err != nil {
 		return err
 	}
-	// Ctrl-C ends the program at any point: during Establish too.
-	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(sigCtx, 2*time.Minute)
-	err = e.Establish(ctx)
+	ectx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = e.Establish(ectx)
 	cancel()
 	if err != nil {
 		return err
 	}
-	fmt.Println("registered; Ctrl-C unregisters and exits")
-	<-sigCtx.Done()
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	p.printf("registered; Ctrl-C unregisters and exits\n")
+	<-ctx.Done()
+	tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = e.Terminate(ctx)
-	time.Sleep(50 * time.Millisecond) // let the last events print
+	err = e.Terminate(tctx)
+	p.wait() // the last events print before run returns
 	return err
 }
 
-func printEvent(ev ua.Event) {
-	now := time.Now().Format("15:04:05.000")
+// printer prints the endpoint's events, which arrive on its own goroutine;
+// nothing is printed once run has returned.
+type printer struct {
+	mu     sync.Mutex
+	out    io.Writer
+	closed bool
+}
+
+func (p *printer) printf(format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		fmt.Fprintf(p.out, time.Now().Format("15:04:05.000")+" "+format, a...)
+	}
+}
+
+// wait gives the endpoint's last events (Unregistered, Terminated) a
+// moment to arrive after Terminate returned, then closes the output.
+func (p *printer) wait() {
+	time.Sleep(50 * time.Millisecond)
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+}
+
+func (p *printer) event(ev ua.Event) {
 	switch ev := ev.(type) {
 	case *ua.StateChanged:
-		fmt.Printf("%s endpoint %s -> %s%s\n", now, ev.From, ev.To, cause(ev.Cause))
+		p.printf("endpoint %s -> %s%s\n", ev.From, ev.To, cause(ev.Cause))
 	case *ua.RegistrationStateChanged:
 		extra := ""
 		if ev.State == ua.Registered {
 			extra = fmt.Sprintf(" for %s (%d binding(s))", ev.Expires, len(ev.Contacts))
 		}
-		fmt.Printf("%s registration at %s: %s%s%s\n", now, ev.Target, ev.State, extra, cause(ev.Cause))
+		p.printf("registration at %s: %s%s%s\n", ev.Target, ev.State, extra, cause(ev.Cause))
 	case *ua.FailedOver:
-		fmt.Printf("%s failed over %s -> %s%s\n", now, ev.From, ev.To, cause(ev.Cause))
+		p.printf("failed over %s -> %s%s\n", ev.From, ev.To, cause(ev.Cause))
 	case *ua.FellBack:
-		fmt.Printf("%s fell back %s -> %s (%s)\n", now, ev.From, ev.To, ev.Mode)
+		p.printf("fell back %s -> %s (%s)\n", ev.From, ev.To, ev.Mode)
 	}
 }
 
