@@ -362,6 +362,7 @@ func (e *ApplicationEndpoint) Establish(ctx context.Context) error {
 	if !e.transition(EndpointEstablishing, nil, EndpointIdle) {
 		return ErrEndpointState
 	}
+	e.fo.expandSRV(ctx) // a proxy given as a domain: its SRV targets, in order
 	e.transition(EndpointEstablished, nil, EndpointEstablishing)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,8 +106,9 @@ func (e *FailoverError) Timeout() bool { return e.Reason == FailoverTimeout }
 
 // server is one entry of the proxy/registrar list.
 type server struct {
-	uri  sip.URI
-	last Target // last resolution, for events
+	uri   sip.URI
+	last  Target // last resolution, for events
+	fixed Target // one SRV record's target, when expandSRV split a domain
 }
 
 // failover holds an endpoint's proxy list and which one is current.
@@ -175,11 +177,54 @@ func (f *failover) current() int {
 
 func (f *failover) next(i int) int { return (i + 1) % len(f.servers) }
 
+// expandSRV replaces every server given as a bare domain (no port, not
+// an IP address) by the targets RFC 3263 finds for it (NAPTR and SRV in
+// priority and weight order), each a server of the failover list in that
+// order, so a failing SRV target fails over to the next. It reports
+// whether the list changed. A domain that does not resolve stays as it is
+// (its requests report the error).
+func (f *failover) expandSRV(ctx context.Context) bool {
+	f.mu.Lock()
+	servers := append([]server(nil), f.servers...)
+	f.mu.Unlock()
+	var out []server
+	changed := false
+	for _, sv := range servers {
+		if sv.fixed != (Target{}) || sv.uri.Port != 0 || sv.uri.Params.Has("maddr") {
+			out = append(out, sv)
+			continue
+		}
+		if _, err := netip.ParseAddr(strings.Trim(sv.uri.Host, "[]")); err == nil {
+			out = append(out, sv)
+			continue
+		}
+		ts, err := f.c.ua.Targets(ctx, sv.uri)
+		if err != nil || len(ts) < 2 {
+			out = append(out, sv)
+			continue
+		}
+		for _, t := range ts {
+			out = append(out, server{uri: sv.uri, fixed: t, last: t})
+		}
+		changed = true
+	}
+	if changed {
+		f.mu.Lock()
+		f.servers = out
+		f.cur = 0
+		f.mu.Unlock()
+	}
+	return changed
+}
+
 // resolve returns the transport address of server i.
 func (f *failover) resolve(ctx context.Context, i int) (Target, error) {
 	f.mu.Lock()
-	uri := f.servers[i].uri
+	uri, fixed := f.servers[i].uri, f.servers[i].fixed
 	f.mu.Unlock()
+	if fixed != (Target{}) {
+		return fixed, nil
+	}
 	t, err := f.c.ua.target(ctx, sip.NewRequest(sip.MethodOptions, uri))
 	if err != nil {
 		return Target{}, err

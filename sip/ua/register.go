@@ -282,6 +282,16 @@ func (e *UserEndpoint) Establish(ctx context.Context) error {
 	if !e.transition(EndpointEstablishing, nil, EndpointIdle) {
 		return ErrEndpointState
 	}
+	if e.fo.expandSRV(ctx) {
+		// A registrar given as a domain became its SRV targets: one
+		// binding per target, as for an explicit list.
+		e.mu.Lock()
+		e.bindings = e.bindings[:0]
+		for i := range e.fo.servers {
+			e.bindings = append(e.bindings, &binding{idx: i, callID: randomToken(12) + "@sipua", op: make(chan struct{}, 1)})
+		}
+		e.mu.Unlock()
+	}
 	var err error
 	if e.cfg.DualRegistration && len(e.bindings) > 1 {
 		err = e.establishDual(ctx)

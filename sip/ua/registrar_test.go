@@ -2,6 +2,8 @@ package ua
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/sipua-go/sipua/internal/clock"
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/auth"
+	"github.com/sipua-go/sipua/sip/transport"
 )
 
 func newRegistrarUA(t *testing.T, c clock.Clock, cfg RegistrarConfig) (*UA, *Registrar) {
@@ -109,4 +112,47 @@ func TestRegistrarRefusals(t *testing.T) {
 	assert.Equal(t, fake.Now().Add(3600*time.Second), reg.Lookup(bob)[0].Expires, "capped at MaxExpires")
 	require.Equal(t, 200, do("sip:bob@example.test", "*", "0").StatusCode)
 	assert.Empty(t, reg.Lookup(bob))
+}
+
+// A registrar given as a domain becomes its SRV targets, in priority
+// order, as the failover list: the first refuses connections, the
+// endpoint fails over to the second and registers there.
+func TestRegistrarDomainExpandsToSRVTargets(t *testing.T) {
+	srv := newUA(t, Config{Listen: []string{"tcp:127.0.0.1:0"}})
+	reg := NewRegistrar(srv, RegistrarConfig{})
+	srv.Handle(sip.MethodRegister, reg)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadPort := dead.Addr().(*net.TCPAddr).Port
+	dead.Close()
+	resolver := fakeResolver{
+		srv: map[string][]transport.SRV{"_sip._tcp.example.test": {
+			{Target: "backup.example.test.", Port: srv.Addrs()[0].AddrPort.Port(), Priority: 20},
+			{Target: "primary.example.test.", Port: uint16(deadPort), Priority: 10},
+		}},
+		ip: map[string][]netip.Addr{
+			"primary.example.test.": {netip.MustParseAddr("127.0.0.1")},
+			"backup.example.test.":  {netip.MustParseAddr("127.0.0.1")},
+		},
+	}
+	cli := newUA(t, Config{Resolver: resolver, Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}})
+	events := make(chan Event, 32)
+	ep, err := NewUserEndpoint(cli, UserEndpointConfig{AOR: "sip:alice@example.test",
+		Registrars: []string{"example.test;transport=tcp"}, OnEvent: func(ev Event) { events <- ev }})
+	require.NoError(t, err)
+	require.NoError(t, ep.Establish(context.Background()))
+	aor, _ := sip.ParseURI("sip:alice@example.test")
+	assert.Len(t, reg.Lookup(aor), 1, "registered at the second SRV target")
+	var fo *FailedOver
+	for fo == nil {
+		select {
+		case ev := <-events:
+			fo, _ = ev.(*FailedOver)
+		case <-time.After(5 * time.Second):
+			t.Fatal("no FailedOver event")
+		}
+	}
+	assert.Equal(t, uint16(deadPort), fo.From.AddrPort.Port())
+	assert.Equal(t, srv.Addrs()[0].AddrPort.Port(), fo.To.AddrPort.Port())
+	require.NoError(t, ep.Terminate(context.Background()))
 }
