@@ -106,6 +106,10 @@ func parseAddressFields(a *Address, s string) (int, string) {
 	var uri string
 	i := 0
 	quoted := false
+	lt0 := -1 // the first '<' of s, when s does not start with '"'
+	if s[0] != '"' {
+		lt0 = strings.IndexByte(s, '<')
+	}
 sw:
 	switch {
 	case s[0] == '"':
@@ -120,10 +124,11 @@ sw:
 			return 0, "display name not followed by <URI>"
 		}
 		fallthrough
-	case strings.IndexByte(s, '<') >= 0:
-		lt := i + strings.IndexByte(s[i:], '<')
-		if lt < i {
-			return 0, "missing <"
+	case lt0 >= 0:
+		// Quoted, s[i] is the '<' just checked; else lt0 is the first.
+		lt := i
+		if !quoted {
+			lt = lt0
 		}
 		if !quoted && lt > 0 {
 			d := trimLWS(s[:lt])

@@ -403,6 +403,11 @@ func (h *Header) absorb(slot int, v string, maxURI int) string {
 	bit := uint16(1) << slot
 	if h.seen&bit != 0 && slot != eVia && slot != eContact {
 		h.dup |= bit // first one wins
+		if badValueByte(v) >= 0 {
+			// Not parsed, but kept and written out again: it must not
+			// carry what the parsed ones may not.
+			return "control character in value"
+		}
 		return ""
 	}
 	h.seen |= bit
@@ -571,10 +576,5 @@ func validCallID(v string) bool {
 	if v == "" {
 		return false
 	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
+	return span(v, 0, cCallID) == len(v) // c > ' ' && c < 0x7f
 }

@@ -314,3 +314,19 @@ func TestBadControlByte(t *testing.T) {
 		}
 	}
 }
+
+// A second copy of a singleton header (CSeq, From, Call-ID,
+// Content-Length) is not parsed, but it is kept and serialized again: a
+// control character in it is refused like one in the first copy (found by
+// FuzzParseMessage and FuzzStreamParser).
+func TestDuplicateSingletonWithControlCharacter(t *testing.T) {
+	for _, raw := range []string{
+		"SIP/2.0 100 Trying\r\nCSeq: 1 INVITE\r\nCSeq: \x10\r\nContent-Length: 0\r\n\r\n",
+		"OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nFrom: \x00\r\nContent-Length: 0\r\n\r\n",
+	} {
+		_, err := ParseMessage([]byte(raw))
+		assert.Error(t, err, "%q", raw)
+	}
+	_, err := NewParser(strings.NewReader("OPTIONS sip:a@b SIP/2.0\nf: <sip:a@b>\nf:\x00\nContent-Length:0\n\n")).ReadMessage()
+	assert.Error(t, err)
+}

@@ -140,30 +140,27 @@ func nextParam(s string) (name, value, rest string) {
 // optional linear white space around ';' and '='. uriParams selects the more
 // liberal character set of URI parameters (paramchar, with escapes).
 func parseParams(s string, uriParams bool) (Params, bool) {
-	nameSet, valSet := &tokenChars, &lenientValueChars
-	lws := !uriParams // a URI has no white space: nothing to skip, and any is an error
+	nameBit, valBit := cToken, cLenient // tokenChars, lenientValueChars
+	lws := !uriParams                   // a URI has no white space: nothing to skip, and any is an error
 	if uriParams {
-		nameSet, valSet = &uriParamChars, &uriParamChars
+		nameBit, valBit = cURIParam, cURIParam // uriParamChars
 	} else {
 		s = trimLWS(s)
 	}
 	i := 0
 	for {
 		// name
-		j := i
-		for j < len(s) && nameSet[s[j]] {
-			j++
-		}
+		j := span(s, i, nameBit)
 		if j == i {
 			return "", false
 		}
 		k := j
-		if lws {
+		if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 			k = skipLWS(s, k)
 		}
 		if k < len(s) && s[k] == '=' {
 			k++
-			if lws {
+			if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 				k = skipLWS(s, k)
 			}
 			if k < len(s) && s[k] == '"' {
@@ -177,14 +174,11 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 				k = e
 			} else { // an IPv6 reference is made of valSet bytes too
 				v := k
-				for k < len(s) && valSet[s[k]] {
-					k++
-				}
-				if k == v {
+				if k = span(s, k, valBit); k == v {
 					return "", false
 				}
 			}
-			if lws {
+			if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 				k = skipLWS(s, k)
 			}
 		}
@@ -198,7 +192,7 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 			return "", false
 		}
 		i = k + 1
-		if lws {
+		if lws && i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i = skipLWS(s, i)
 		}
 	}
@@ -210,9 +204,7 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 // controls but HT).
 func skipQuoted(s string, i int) int {
 	for j := i + 1; j < len(s); j++ {
-		for j < len(s) && qdtextChars[s[j]] {
-			j++
-		}
+		j = span(s, j, cQdtext) // qdtextChars
 		if j == len(s) {
 			return -1
 		}

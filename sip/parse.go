@@ -107,7 +107,20 @@ func parseMessage(data []byte, lim *Limits, stream bool) (Message, error) {
 // parseHead parses the start line and the header section at the start of
 // data and returns the message (without a body) and the bytes after the
 // header section.
+//
+// parseHeadFast parses the usual message (no folded lines, no error) in one
+// pass; anything else it leaves to parseHeadSlow, the reference: the
+// result is the same either way.
 func parseHead(data []byte, lim *Limits) (Message, []byte, error) {
+	if msg, rest, ok := parseHeadFast(data, lim); ok {
+		return msg, rest, nil
+	}
+	return parseHeadSlow(data, lim)
+}
+
+// parseHeadSlow is parseHead in two passes, the first over the lines, the
+// second over the fields; it decides every message parseHeadFast declines.
+func parseHeadSlow(data []byte, lim *Limits) (Message, []byte, error) {
 	if len(data) > lim.MaxMessageSize {
 		return nil, nil, &ParseError{Offset: lim.MaxMessageSize, Msg: "message exceeds the size limit", Err: ErrMessageTooLarge}
 	}

@@ -226,7 +226,10 @@ func parseURIFields(u *URI, s string) string {
 	if colon == 0 || s[0]|0x20 < 'a' || s[0]|0x20 > 'z' {
 		return "bad URI scheme"
 	}
-	scheme := lowerASCII(s[:colon])
+	scheme := s[:colon]
+	if scheme != "sip" {
+		scheme = lowerASCII(scheme)
+	}
 	rest := s[colon+1:]
 	switch scheme {
 	case "sip", "sips":
@@ -271,7 +274,13 @@ func parseSIPURI(u *URI, scheme, s string) string {
 	}
 	// hostport
 	end := len(s)
-	for i := 0; i < len(s); i++ {
+	// Host characters, ':' and digits are neither ';' nor '?': start
+	// the search after the usual host[:port].
+	j := span(s, 0, cHost)
+	if j < len(s) && s[j] == ':' {
+		j = span(s, j+1, cDigit)
+	}
+	for i := j; i < len(s); i++ {
 		if s[i] == ';' || s[i] == '?' {
 			end = i
 			break
@@ -358,10 +367,7 @@ func parseHostPort(s string) (host string, port int, msg string) {
 		}
 		rest = s[end+1:]
 	} else {
-		end := 0
-		for end < len(s) && hostChars[s[end]] {
-			end++
-		}
+		end := span(s, 0, cHost) // hostChars
 		host, rest = s[:end], s[end:]
 		if host == "" {
 			return "", 0, "empty host"
@@ -411,6 +417,9 @@ func lowerASCII(s string) string {
 // unescapeSet checks that s holds only bytes of set or %XX escapes and
 // returns it unescaped (s itself when it has no escape).
 func unescapeSet(s string, set *[256]bool) (string, bool) {
+	if set == &userChars && span(s, 0, cUser) == len(s) {
+		return s, true // no escape, and every byte in the set
+	}
 	esc := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]

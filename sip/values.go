@@ -104,10 +104,7 @@ func parseViaFields(v *Via, s string) string {
 	var parts [3]string
 	for k := 0; k < 3; k++ {
 		i = skipLWS(s, i)
-		j := i
-		for j < len(s) && tokenChars[s[j]] {
-			j++
-		}
+		j := span(s, i, cToken) // tokenChars
 		if j == i {
 			return "bad sent-protocol"
 		}

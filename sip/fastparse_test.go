@@ -1,0 +1,195 @@
+package sip
+
+import (
+	"bytes"
+	"math/rand"
+	"reflect"
+	"testing"
+)
+
+// ptFastLimits are the limits the fast path is compared under: the
+// defaults, and tight ones that the seeds cross.
+var ptFastLimits = []Limits{
+	defaultLimits,
+	Limits{MaxMessageSize: 300, MaxHeaders: 5, MaxHeaderLength: 40, MaxURILength: 20, MaxBodySize: 10}.resolved(),
+	ptNoLimits.resolved(),
+}
+
+// ptCheckFast checks that parseHeadFast, when it accepts data, returns what
+// parseHeadSlow returns.
+func ptCheckFast(t *testing.T, data []byte) {
+	t.Helper()
+	for i := range ptFastLimits {
+		lim := &ptFastLimits[i]
+		fm, frest, ok := parseHeadFast(data, lim)
+		sm, srest, err := parseHeadSlow(data, lim)
+		if !ok {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("limits %d: fast path accepts what the slow path refuses (%v): %q", i, err, data)
+		}
+		if !reflect.DeepEqual(fm, sm) {
+			t.Fatalf("limits %d: fast and slow paths differ:\n%#v\n%#v\n%q", i, fm, sm, data)
+		}
+		if !bytes.Equal(frest, srest) {
+			t.Fatalf("limits %d: rest differs: %q vs %q", i, frest, srest)
+		}
+		if fh, sh := fm.Headers(), sm.Headers(); cap(fh.fields) != len(fh.fields) || cap(fh.via) != len(fh.via) || cap(fh.contact) != len(fh.contact) || len(fh.raw) != len(sh.raw) {
+			t.Fatalf("limits %d: slices not capped or raw differs", i)
+		}
+	}
+}
+
+func TestParseHeadFastMatchesSlow(t *testing.T) {
+	seeds := ptFuzzSeeds()
+	accepted := 0
+	for _, s := range seeds {
+		ptCheckFast(t, []byte(s))
+		if _, _, ok := parseHeadFast([]byte(s), &defaultLimits); ok {
+			accepted++
+		}
+	}
+	if accepted < 10 {
+		t.Fatalf("fast path accepts only %d seeds", accepted)
+	}
+	// Mutations: bytes the parser cares about, inserted, replaced and
+	// deleted at random places.
+	special := []byte("\r\n \t:;,<>\"@=/\\%[]?\x00\x7f\x80\xffABzZ-.0123456789")
+	r := rand.New(rand.NewSource(1))
+	for _, s := range seeds {
+		for k := 0; k < 300; k++ {
+			b := []byte(s)
+			if len(b) == 0 {
+				break
+			}
+			for m := r.Intn(3) + 1; m > 0; m-- {
+				i := r.Intn(len(b))
+				c := special[r.Intn(len(special))]
+				switch r.Intn(3) {
+				case 0:
+					b[i] = c
+				case 1:
+					b = append(b[:i], append([]byte{c}, b[i:]...)...)
+				default:
+					b = append(b[:i], b[i+1:]...)
+				}
+				if len(b) == 0 {
+					break
+				}
+			}
+			ptCheckFast(t, b)
+		}
+	}
+}
+
+// TestHidAtMatchesLookup compares the parser's header name lookup with
+// lookupHID on every known name in several spellings and on near misses.
+func TestHidAtMatchesLookup(t *testing.T) {
+	var names []string
+	for id := hid(1); id < numHIDs; id++ {
+		c := canonicalNames[id]
+		up, low, mixed := []byte(c), []byte(c), []byte(c)
+		for i := range up {
+			if up[i] >= 'a' && up[i] <= 'z' {
+				up[i] -= 0x20
+			}
+			if low[i] >= 'A' && low[i] <= 'Z' {
+				low[i] += 0x20
+			}
+			if i%2 == 0 {
+				mixed[i] = up[i]
+			} else {
+				mixed[i] = low[i]
+			}
+		}
+		names = append(names, c, string(up), string(low), string(mixed), c[1:], c[:len(c)-1], c+"x", "x"+c)
+		for i := range c {
+			for _, x := range []byte{'\r', '_', '\x00', c[i] ^ 0x20, c[i] ^ 0x01, c[i] | 0x80} {
+				m := []byte(c)
+				m[i] = x
+				names = append(names, string(m))
+			}
+		}
+	}
+	for c := 0; c < 256; c++ {
+		names = append(names, string([]byte{byte(c)}))
+	}
+	names = append(names, "", "X-Custom", "Content-Typ", "Via-", "ViaX", "P-Preferred-Identity-")
+	for _, name := range names {
+		for pad := 0; pad < 10; pad++ {
+			// in the middle of a buffer and at its very end
+			buf := append(bytes.Repeat([]byte{'#'}, pad), name...)
+			if got, want := hidAt(buf, pad, len(name)), lookupHID(name); got != want {
+				t.Fatalf("hidAt(%q) = %d, lookupHID = %d", name, got, want)
+			}
+			buf = append(buf, ": value\r\n\r\n"...)
+			if got, want := hidAt(buf, pad, len(name)), lookupHID(name); got != want {
+				t.Fatalf("hidAt(%q) = %d, lookupHID = %d (padded)", name, got, want)
+			}
+		}
+	}
+}
+
+func TestIndexCtlColon(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for k := 0; k < 20000; k++ {
+		b := make([]byte, r.Intn(40))
+		for i := range b {
+			b[i] = byte(0x20 + r.Intn(0x5f))
+			if r.Intn(10) == 0 {
+				b[i] = byte(r.Intn(256))
+			}
+		}
+		from := 0
+		if len(b) > 0 {
+			from = r.Intn(len(b) + 1)
+		}
+		wantCtl, wantColon := len(b), -1
+		for i := len(b) - 1; i >= from; i-- {
+			if b[i] < 0x20 || b[i] >= 0x7f {
+				wantCtl = i
+			}
+			if b[i] == ':' {
+				wantColon = i
+			}
+		}
+		if got := indexCtl(b, from); got != wantCtl {
+			t.Fatalf("indexCtl(%q, %d) = %d, want %d", b, from, got, wantCtl)
+		}
+		if got := indexColon(b, from); got != wantColon {
+			t.Fatalf("indexColon(%q, %d) = %d, want %d", b, from, got, wantColon)
+		}
+	}
+}
+
+// FuzzParseHeadFast checks the one-pass parser against the two-pass one.
+func FuzzParseHeadFast(f *testing.F) {
+	for _, s := range ptFuzzSeeds() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ptCheckFast(t, data)
+	})
+}
+
+// TestParseHeadFastManyFields crosses the field block's size.
+func TestParseHeadFastManyFields(t *testing.T) {
+	for _, n := range []int{19, 20, 21, 22, 39, 40, 41, 100} {
+		var b bytes.Buffer
+		b.WriteString("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n")
+		for i := 0; i < n; i++ {
+			b.WriteString("X-H: v\r\nContact: <sip:c@d>\r\n")
+		}
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		data := b.Bytes()
+		if _, _, ok := parseHeadFast(data, &defaultLimits); !ok {
+			t.Fatalf("%d: fast path declines", n)
+		}
+		ptCheckFast(t, data)
+		m, err := ParseMessage(data)
+		if err != nil || m.Headers().Len() != 2*n+6 || len(m.Headers().Contact()) != n {
+			t.Fatalf("%d: %v", n, err)
+		}
+	}
+}
