@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrPing is returned by Parser.ReadMessage, with a nil message, when the
@@ -33,7 +34,21 @@ type Parser struct {
 	start, end int
 	scanned    int   // bytes from start known to hold no end of header section
 	err        error // sticky framing or read error
+	onPong     func()
+	expectPong atomic.Bool
 }
+
+// OnPong sets a function called for every keep-alive pong (a single CRLF
+// between messages, RFC 5626 §4.4.1) the parser skips: a client that sent
+// a CRLFCRLF ping learns that its flow is alive. Set it before the first
+// ReadMessage.
+func (p *Parser) OnPong(f func()) { p.onPong = f }
+
+// ExpectPong tells the parser that a ping was sent, so that a CRLF alone
+// is a pong even when nothing follows it yet (it could otherwise be the
+// start of the peer's own ping). It may be called from another goroutine
+// than the one reading.
+func (p *Parser) ExpectPong() { p.expectPong.Store(true) }
 
 // NewParser returns a stream parser reading from r with the default Limits.
 func NewParser(r io.Reader) *Parser {
@@ -69,8 +84,18 @@ func (p *Parser) ReadMessage() (Message, error) {
 				p.start += 4
 				return nil, ErrPing
 			}
+			if n >= 2 && string(b[:2]) == "\r\n" && p.expectPong.CompareAndSwap(true, false) {
+				p.start += 2 // the pong to our ping
+				if p.onPong != nil {
+					p.onPong()
+				}
+				continue
+			}
 			if n >= 3 && string(b[:2]) == "\r\n" && (b[2] != '\r' || n >= 4) {
 				p.start += 2 // pong (with n >= 4 a ping was ruled out above)
+				if p.onPong != nil {
+					p.onPong()
+				}
 				continue
 			}
 			if n >= 2 && b[0] == '\n' || n >= 2 && b[0] == '\r' && b[1] != '\n' {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -354,13 +355,15 @@ type streamConn struct {
 	wmu    sync.Mutex
 	closed chan struct{}
 	once   sync.Once
+	pong   chan struct{} // a keep-alive pong arrived (RFC 5626 §4.4.1)
+	parser atomic.Pointer[sip.Parser]
 }
 
 // adopt registers a connection (accepted or dialled) and starts reading it.
 func (l *Layer) adopt(c net.Conn, transport string) *streamConn {
 	remote := unmap(c.RemoteAddr().(*net.TCPAddr).AddrPort())
 	sc := &streamConn{l: l, c: c, key: Addr{Transport: transport, AddrPort: remote},
-		local: unmap(c.LocalAddr().(*net.TCPAddr).AddrPort()), closed: make(chan struct{})}
+		local: unmap(c.LocalAddr().(*net.TCPAddr).AddrPort()), closed: make(chan struct{}), pong: make(chan struct{}, 1)}
 	if !l.track(sc) {
 		c.Close()
 		return nil
@@ -389,6 +392,13 @@ func (sc *streamConn) read() {
 	l := sc.l
 	defer l.wg.Done()
 	p := sip.NewParserLimits(idleReader{sc}, l.limits)
+	sc.parser.Store(p)
+	p.OnPong(func() {
+		select {
+		case sc.pong <- struct{}{}:
+		default:
+		}
+	})
 	var cause error
 	for {
 		m, err := p.ReadMessage()
@@ -692,4 +702,43 @@ func (l *Layer) Close() error {
 	closing.Wait()
 	l.wg.Wait()
 	return nil
+}
+
+// ErrNoFlow is returned by Ping when no connection to the peer is open.
+var ErrNoFlow = errors.New("transport: no connection to ping")
+
+// Ping sends an RFC 5626 §4.4.1 keep-alive (CRLFCRLF) over the open TCP or
+// TLS connection to to and waits for the peer's pong (CRLF) until ctx is
+// done; the flow is alive when it returns nil. It does not open a
+// connection (ErrNoFlow); WebSocket and UDP flows are not pinged this way
+// (errors.ErrUnsupported).
+func (l *Layer) Ping(ctx context.Context, to Addr) error {
+	key := to.key()
+	if key.Transport != TCP && key.Transport != TLS {
+		return errors.ErrUnsupported
+	}
+	l.mu.Lock()
+	sc := l.conns[key]
+	l.mu.Unlock()
+	if sc == nil {
+		return ErrNoFlow
+	}
+	select { // a stale pong from an earlier ping does not count
+	case <-sc.pong:
+	default:
+	}
+	if p := sc.parser.Load(); p != nil {
+		p.ExpectPong()
+	}
+	if err := sc.write([]byte("\r\n\r\n")); err != nil {
+		return err
+	}
+	select {
+	case <-sc.pong:
+		return nil
+	case <-sc.closed:
+		return ErrConnClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -313,3 +313,43 @@ func TestConcurrentSendsDialOnce(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// RFC 5626 §4.4.1 keep-alives on a TCP flow: Ping sends CRLFCRLF and
+// returns when the peer's CRLF pong arrives; without a connection it
+// says so; a peer that never pongs leaves it to ctx.
+func TestPingPong(t *testing.T) {
+	srvIn := newInbox()
+	srv := New(Config{}, srvIn.handle)
+	defer srv.Close()
+	srvAddr, err := srv.ListenTCP("127.0.0.1:0")
+	require.NoError(t, err)
+	cli := New(Config{}, func(*Inbound) {})
+	defer cli.Close()
+	to := Addr{Transport: TCP, AddrPort: srvAddr}
+	assert.ErrorIs(t, cli.Ping(context.Background(), to), ErrNoFlow)
+	require.NoError(t, cli.Send(context.Background(), to, request(t, "OPTIONS", "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKp1")))
+	srvIn.next(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		require.NoError(t, cli.Ping(ctx, to), "ping %d", i)
+	}
+	assert.ErrorIs(t, cli.Ping(ctx, Addr{Transport: UDP, AddrPort: srvAddr}), errors.ErrUnsupported)
+
+	// A peer that reads but never answers pings.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = bufio.NewReader(c).WriteTo(discard{})
+			c.Close()
+		}
+	}()
+	mute := Addr{Transport: TCP, AddrPort: netip.MustParseAddrPort(ln.Addr().String())}
+	require.NoError(t, cli.Send(context.Background(), mute, request(t, "OPTIONS", "SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKp2")))
+	short, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	assert.ErrorIs(t, cli.Ping(short, mute), context.DeadlineExceeded)
+}

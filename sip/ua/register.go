@@ -465,11 +465,28 @@ func (e *UserEndpoint) armKeepAlive(b *binding, d time.Duration) {
 	})
 }
 
-// keepAlive probes b's flow; a flow that broke is registered again.
+// keepAlive probes b's flow; a flow that broke is registered again. A
+// TCP or TLS flow gets RFC 5626 §4.4.1 CRLF keep-alives (no pong within
+// 10 s, or no connection any more: broken); a UDP or WebSocket flow,
+// which would need STUN, gets an OPTIONS request, any answer to which
+// shows the flow works.
 func (e *UserEndpoint) keepAlive(b *binding) {
 	ctx := e.bgCtx
 	to, err := e.fo.resolve(ctx, b.idx)
 	if err == nil {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		perr := e.ua.tp.Ping(pctx, to)
+		cancel()
+		switch {
+		case perr == nil:
+			return
+		case !errors.Is(perr, errors.ErrUnsupported):
+			if ctx.Err() != nil {
+				return
+			}
+			e.flowBroken(ctx, b)
+			return
+		}
 		req := sip.NewRequest(sip.MethodOptions, e.fo.servers[b.idx].uri)
 		from := e.identity
 		from.Params = from.Params.With("tag", randomToken(6))
@@ -487,6 +504,11 @@ func (e *UserEndpoint) keepAlive(b *binding) {
 	if _, broken := e.fo.classify(ctx, err); !broken {
 		return
 	}
+	e.flowBroken(ctx, b)
+}
+
+// flowBroken registers b again over a new flow (RFC 5626 §4.4.1).
+func (e *UserEndpoint) flowBroken(ctx context.Context, b *binding) {
 	e.mu.Lock()
 	registered := b.state == Registered
 	e.mu.Unlock()

@@ -453,3 +453,42 @@ func TestOutboundKeepAliveReregistersWhenTheFlowBreaks(t *testing.T) {
 	c.advanceUntil(t, time.Second, func() bool { return len(reg.requests(sip.MethodRegister)) == 2 })
 	c.waitReg(t, "", Registered)
 }
+
+// Over TCP the outbound keep-alives are RFC 5626 CRLF pings on the flow
+// (no OPTIONS); when the connection is gone the binding is registered
+// again over a new one.
+func TestOutboundCRLFKeepAliveOverTCP(t *testing.T) {
+	reg := newRegistrar(t, "tcp:127.0.0.1:0")
+	reg.script(func(w ResponseWriter, r *Request) bool {
+		if r.Method != sip.MethodRegister {
+			return false
+		}
+		res := w.NewResponse(200, "")
+		if cs := r.Contact(); len(cs) > 0 {
+			a := cs[0]
+			a.Params = a.Params.With("expires", "3600")
+			res.Set("Contact", a.String())
+		}
+		res.Set("Flow-Timer", "100")
+		res.Set("Require", "outbound")
+		return w.Respond(res) == nil
+	})
+	c := newClient(t, "udp:127.0.0.1:0", "tcp:127.0.0.1:0")
+	e := c.endpoint(t, UserEndpointConfig{Registrars: []string{"sip:" + reg.addr + ";transport=tcp"}, Outbound: true})
+	require.NoError(t, e.Establish(context.Background()))
+	c.waitReg(t, "", Registered)
+	for i := 0; i < 2; i++ {
+		c.clk.Advance(90 * time.Second)
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Empty(t, reg.requests(sip.MethodOptions), "CRLF pings, not OPTIONS")
+	assert.Len(t, reg.requests(sip.MethodRegister), 1, "the pongs came back: no new registration")
+
+	// The registrar goes away and comes back on the same port: the next
+	// keep-alive finds the flow gone and the binding is registered again.
+	addr := reg.addr
+	require.NoError(t, reg.ua.Close(context.Background()))
+	again := newRegistrar(t, "tcp:"+addr)
+	c.clk.Advance(90 * time.Second)
+	c.advanceUntil(t, time.Second, func() bool { return len(again.requests(sip.MethodRegister)) >= 1 })
+}
