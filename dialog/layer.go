@@ -256,14 +256,30 @@ func (l *Layer) Close(ctx context.Context) error {
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
+	// At most closeParallel BYEs in flight: a layer holding 100,000 calls
+	// must not start 100,000 goroutines and transactions at once.
+	sessions := l.Sessions()
+	work := make(chan *Session)
 	var wg sync.WaitGroup
-	for _, s := range l.Sessions() {
+	for range min(closeParallel, len(sessions)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.hangup(ctx, Shutdown)
+			for s := range work {
+				_ = s.hangup(ctx, Shutdown)
+			}
 		}()
 	}
+	go func() {
+		defer close(work)
+		for _, s := range sessions {
+			select {
+			case work <- s:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	var err error
@@ -284,3 +300,6 @@ func (l *Layer) isClosed() bool {
 }
 
 var errClosed = errors.New("dialog: layer closed")
+
+// closeParallel bounds the sessions Close ends at a time.
+const closeParallel = 256
