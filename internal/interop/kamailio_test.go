@@ -63,24 +63,8 @@ func (l *lockedBuffer) String() string {
 func startKamailio(t *testing.T) *kamailio {
 	t.Helper()
 	bin := need(t, "kamailio", "kamailio")
-	need(t, "sqlite3", "sqlite3")
 	dir := t.TempDir()
-	db := filepath.Join(dir, "kamailio.sqlite")
-	var schema bytes.Buffer
-	for _, f := range []string{"standard-create.sql", "auth_db-create.sql"} {
-		b, err := os.ReadFile(filepath.Join("/usr/share/kamailio/db_sqlite", f))
-		if err != nil && os.Getenv("CI") == "true" {
-			t.Fatalf("kamailio sqlite schema missing (Debian package kamailio-sqlite-modules): %v", err)
-		} else if err != nil {
-			t.Skipf("kamailio sqlite schema missing (apt-get install kamailio-sqlite-modules): %v", err)
-		}
-		schema.Write(b)
-	}
-	schema.WriteString("INSERT INTO subscriber (username, domain, password) VALUES ('alice','example.test','alice123'),('bob','example.test','bob123');\n")
-	sq := exec.Command("sqlite3", db)
-	sq.Stdin = &schema
-	out, err := sq.CombinedOutput()
-	require.NoError(t, err, "sqlite3: %s", out)
+	db := kamailioDB(t, dir)
 
 	k := &kamailio{port: freeUDPPort(t), ctl: "unix:" + filepath.Join(dir, "ctl"), log: &lockedBuffer{}}
 	cfg, _ := filepath.Abs(filepath.Join("kamailio", "registrar.cfg"))
