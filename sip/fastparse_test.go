@@ -193,3 +193,37 @@ func TestParseHeadFastManyFields(t *testing.T) {
 		}
 	}
 }
+
+// FuzzValueFastPaths checks the one-scan forms of Via, media type and
+// host[:port] against the general parsers: whatever a fast path accepts,
+// the general parser accepts alike, and where it declines, the result is
+// the general parser's.
+func FuzzValueFastPaths(f *testing.F) {
+	for _, s := range []string{
+		"SIP/2.0/UDP 192.0.2.4:5060;branch=z9hG4bKnashds8;rport",
+		"SIP/2.0/TCP proxy.example.com;branch=z9hG4bK1",
+		"SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1",
+		"SIP / 2.0 / UDP h : 5060 ; branch=x",
+		"SIP/2.0/UDP h:0;branch=x", "SIP/2.0/UDP h:65536", "SIP/2.0/UDP h:5060x",
+		"application/sdp", "application/pidf+xml;charset=utf-8", "text / plain", "a/b;",
+		"host:5060;transport=tcp", "host?x=y", "h:1", "h:",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fast, slow Via
+		if m1, m2 := parseViaFields(&fast, s), parseViaSlow(&slow, s); m1 != m2 || m1 == "" && fast != slow {
+			t.Fatalf("Via %q: fast %q %+v, slow %q %+v", s, m1, fast, m2, slow)
+		}
+		var mf, ms MediaType
+		if m1, m2 := parseMediaTypeInto(&mf, s), parseMediaTypeSlow(&ms, s); m1 != m2 || m1 == "" && mf != ms {
+			t.Fatalf("media type %q: fast %q %+v, slow %q %+v", s, m1, mf, m2, ms)
+		}
+		if host, port, end := hostPortPrefix(s); end > 0 {
+			h, p, msg := parseHostPort(s[:end])
+			if msg != "" || h != host || p != port || end < len(s) && s[end] != ';' && s[end] != '?' {
+				t.Fatalf("hostport %q: prefix %q %d %d, parseHostPort %q %d %q", s, host, port, end, h, p, msg)
+			}
+		}
+	})
+}

@@ -273,27 +273,31 @@ func parseSIPURI(u *URI, scheme, s string) string {
 		}
 	}
 	// hostport
-	end := len(s)
-	// Host characters, ':' and digits are neither ';' nor '?': start
-	// the search after the usual host[:port].
-	j := span(s, 0, cHost)
-	if j < len(s) && s[j] == ':' {
-		j = span(s, j+1, cDigit)
-	}
-	for i := j; i < len(s); i++ {
-		if s[i] == ';' || s[i] == '?' {
-			end = i
-			break
+	if host, port, end := hostPortPrefix(s); end > 0 {
+		u.Host, u.Port, s = host, port, s[end:] // the usual name or IPv4 address
+	} else {
+		end := len(s)
+		// Host characters, ':' and digits are neither ';' nor '?': start
+		// the search after the usual host[:port].
+		j := span(s, 0, cHost)
+		if j < len(s) && s[j] == ':' {
+			j = span(s, j+1, cDigit)
 		}
-	}
-	hostport := s[:end]
-	s = s[end:]
-	if hostport == "" {
-		return "URI without host"
-	}
-	var msg string
-	if u.Host, u.Port, msg = parseHostPort(hostport); msg != "" {
-		return msg
+		for i := j; i < len(s); i++ {
+			if s[i] == ';' || s[i] == '?' {
+				end = i
+				break
+			}
+		}
+		hostport := s[:end]
+		s = s[end:]
+		if hostport == "" {
+			return "URI without host"
+		}
+		var msg string
+		if u.Host, u.Port, msg = parseHostPort(hostport); msg != "" {
+			return msg
+		}
 	}
 	if s != "" && s[0] == ';' {
 		end := strings.IndexByte(s, '?')
@@ -347,6 +351,35 @@ func parseTelURI(u *URI, s string) string {
 		u.Params = p
 	}
 	return ""
+}
+
+// hostPortPrefix parses the common form of a sip URI's hostport in one
+// scan: host characters, optionally ':' and a port of one to five digits,
+// ending s or followed by ';' or '?'. It returns end == 0, leaving s to
+// parseHostPort, for anything else (an IPv6 reference, a bad port, a bad
+// character), so what it accepts parseHostPort accepts alike.
+func hostPortPrefix(s string) (host string, port, end int) {
+	j := span(s, 0, cHost)
+	if j == 0 {
+		return "", 0, 0
+	}
+	if j < len(s) && s[j] == ':' {
+		k := span(s, j+1, cDigit)
+		if k == j+1 || k > j+6 || k < len(s) && s[k] != ';' && s[k] != '?' {
+			return "", 0, 0
+		}
+		for i := j + 1; i < k; i++ {
+			port = port*10 + int(s[i]-'0')
+		}
+		if port == 0 || port > 65535 {
+			return "", 0, 0
+		}
+		return s[:j], port, k
+	}
+	if j < len(s) && s[j] != ';' && s[j] != '?' {
+		return "", 0, 0
+	}
+	return s[:j], 0, j
 }
 
 // parseHostPort parses host [":" port] with IPv6 references in brackets.

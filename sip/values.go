@@ -99,6 +99,30 @@ func parseViaInto(v *Via, s string) string {
 }
 
 func parseViaFields(v *Via, s string) string {
+	// The usual form, "SIP/2.0/transport host[:port][;params]", in one
+	// scan; anything else takes the general path below.
+	if len(s) > 8 && s[:8] == "SIP/2.0/" {
+		j := span(s, 8, cToken)
+		if j > 8 && j < len(s) && s[j] == ' ' {
+			if host, port, end := hostPortPrefix(s[j+1:]); end > 0 && (j+1+end == len(s) || s[j+1+end] == ';') {
+				end += j + 1
+				v.Transport, v.Host, v.Port = s[8:j], host, port
+				if end < len(s) {
+					p, ok := parseParams(s[end+1:], false)
+					if !ok {
+						return "bad Via parameter"
+					}
+					v.Params = p
+				}
+				return ""
+			}
+		}
+	}
+	return parseViaSlow(v, s)
+}
+
+// parseViaSlow is parseViaFields for any form of Via.
+func parseViaSlow(v *Via, s string) string {
 	// sent-protocol: three tokens separated by '/', LWS allowed around '/'.
 	i := 0
 	var parts [3]string
@@ -210,6 +234,26 @@ func parseMediaType(s string) (MediaType, string) {
 }
 
 func parseMediaTypeInto(m *MediaType, s string) string {
+	// The usual form, "type/subtype[;params]" without white space, in one
+	// scan; anything else takes the general path below.
+	if t := span(s, 0, cToken); t > 0 && t < len(s) && s[t] == '/' {
+		if e := span(s, t+1, cToken); e > t+1 && (e == len(s) || s[e] == ';') {
+			var p Params
+			if e < len(s) {
+				var ok bool
+				if p, ok = parseParams(s[e+1:], false); !ok {
+					return "bad media type parameter"
+				}
+			}
+			m.Type, m.Subtype, m.Params = s[:t], s[t+1:e], p
+			return ""
+		}
+	}
+	return parseMediaTypeSlow(m, s)
+}
+
+// parseMediaTypeSlow is parseMediaTypeInto for any form of media type.
+func parseMediaTypeSlow(m *MediaType, s string) string {
 	slash := strings.IndexByte(s, '/')
 	if slash < 0 {
 		return "media type without '/'"
