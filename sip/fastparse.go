@@ -58,80 +58,109 @@ func indexCtl(b []byte, i int) int {
 	return len(b)
 }
 
-// parseHeadFast parses the start line and header section of a plain
-// message in one pass over the bytes. It returns ok == false, leaving the
-// message to parseHeadSlow, for anything out of the ordinary: a folded
-// line, a limit exceeded, an unterminated header section, or any error
-// at all. What it accepts it parses exactly as parseHeadSlow does.
-func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
-	if len(data) > lim.MaxMessageSize {
-		return nil, nil, false
+// scanStatus is the outcome of a step of headScan.
+type scanStatus uint8
+
+const (
+	scanDone    scanStatus = iota // the step is complete
+	scanMore                      // the bytes end inside the header section (stream only)
+	scanDecline                   // something unusual: leave the message to the general parser
+)
+
+// headScan parses the start line and header section of the usual message
+// in two phases. The first, begin and run, goes over the bytes once: it
+// finds the lines and the header fields (as offsets, with their IDs) and
+// the end of the header section, in bytes the message does not own yet,
+// such as a stream parser's buffer, and can stop where the bytes end and
+// resume when more have come. The second, finish, runs on the message's
+// own copy of exactly its bytes: it parses the start line and the eager
+// header fields into the one allocated block. It declines (leaving the
+// message to parseHeadSlow, the reference) anything out of the ordinary:
+// a folded line, a limit exceeded, any error at all. What it accepts it
+// parses exactly as parseHeadSlow does.
+type headScan struct {
+	msg       Message
+	h         *Header
+	blk       *headerBlock
+	fields    []field // the fields once there are more than blk.fields holds
+	nf        int     // fields found
+	lineEnd   int     // the start line's '\n'
+	pos       int     // where run goes on: the start of the next line
+	hdrEnd    int     // the blank line ending the header section
+	bodyStart int
+}
+
+// begin finds the start line at the beginning of b (which must not start
+// with a line break) and allocates the message's block.
+func (sc *headScan) begin(b []byte, lim *Limits, stream bool) scanStatus {
+	*sc = headScan{}
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 && stream && len(b) <= lim.MaxHeaderLength {
+		return scanMore
 	}
-	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
-		data = data[1:]
-	}
-	nl := bytes.IndexByte(data, '\n')
-	if nl <= 0 || data[0] == ' ' || data[0] == '\t' {
-		return nil, nil, false
+	if nl <= 0 || b[0] == ' ' || b[0] == '\t' {
+		return scanDecline
 	}
 	end := nl
-	if data[end-1] == '\r' {
+	if b[end-1] == '\r' {
 		end--
 	}
 	if end > lim.MaxHeaderLength {
-		return nil, nil, false
+		return scanDecline
 	}
-	// The copy: see parseHeadSlow. s views all of it while parsing; only
-	// the header section, s[:hdrEnd], is kept, and every string taken
-	// below lies inside it.
-	b := make([]byte, len(data))
-	copy(b, data)
-	s := unsafe.String(unsafe.SliceData(b), len(b))
-
-	var (
-		blk *headerBlock
-		h   *Header
-		msg Message
-	)
-	line := s[:end]
-	if len(line) > 4 && line[0]|0x20 == 's' && line[1]|0x20 == 'i' && line[2]|0x20 == 'p' && line[3] == '/' {
+	if end > 4 && b[0]|0x20 == 's' && b[1]|0x20 == 'i' && b[2]|0x20 == 'p' && b[3] == '/' {
 		r := new(responseBlock)
-		if parseStatusLine(line, &r.r) != "" {
-			return nil, nil, false
-		}
-		blk, h, msg = &r.headerBlock, &r.r.Header, &r.r
+		sc.blk, sc.h, sc.msg = &r.headerBlock, &r.r.Header, &r.r
 	} else {
 		r := new(requestBlock)
-		if parseRequestLine(line, &r.r, lim) != nil {
-			return nil, nil, false
-		}
-		blk, h, msg = &r.headerBlock, &r.r.Header, &r.r
+		sc.blk, sc.h, sc.msg = &r.headerBlock, &r.r.Header, &r.r
 	}
-	h.via, h.contact = blk.via[:0], blk.contact[:0]
-	fields := blk.fields[:0]
-	nf := 0 // fields in blk.fields; fields itself grows past them
-	maxHeaders, maxLen, maxURI := lim.MaxHeaders, lim.MaxHeaderLength, lim.MaxURILength
+	sc.lineEnd, sc.pos = nl, nl+1
+	sc.h.via, sc.h.contact = sc.blk.via[:0], sc.blk.contact[:0]
+	return scanDone
+}
 
-	var hdrEnd, bodyStart int
-	pos := nl + 1
+// run finds the header fields from sc.pos on. On a stream, bytes that end
+// inside the header section return scanMore with the state kept for the
+// next call, which must see the same bytes at the same offsets and more.
+//
+// When b is already the message's own copy, own is a string view of it
+// and run parses the eager header fields as it finds them, so that
+// finish has only the start line left to do.
+func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStatus {
+	blk, h := sc.blk, sc.h
+	inline := own != ""
+	maxURI := lim.MaxURILength
+	fields := sc.fields
+	nf := sc.nf
+	maxHeaders, maxLen := lim.MaxHeaders, lim.MaxHeaderLength
+	pos := sc.pos
 	for {
 		if pos >= len(b) {
-			return nil, nil, false
+			goto more
 		}
 		if c := b[pos]; c == '\n' {
-			hdrEnd, bodyStart = pos, pos+1
+			sc.hdrEnd, sc.bodyStart = pos, pos+1
 			break
-		} else if c == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
-			hdrEnd, bodyStart = pos, pos+2
-			break
+		} else if c == '\r' {
+			if pos+1 >= len(b) {
+				goto more
+			}
+			if b[pos+1] == '\n' {
+				sc.hdrEnd, sc.bodyStart = pos, pos+2
+				break
+			}
 		}
 		if nf >= maxHeaders {
-			return nil, nil, false
+			return scanDecline
 		}
 		start := pos
 		colon := indexColon(b, start)
 		if colon < 0 {
-			return nil, nil, false
+			if bytes.IndexByte(b[start:], '\n') < 0 {
+				goto more
+			}
+			return scanDecline
 		}
 		n := colon - start
 		if n > 0 && (b[colon-1] == ' ' || b[colon-1] == '\t') {
@@ -142,20 +171,20 @@ func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
 		// A name the lookup knows is a token; any other is checked, which
 		// also rejects a colon found past the end of the line.
 		id := hidAt(b, start, n)
-		if id == hOther && !isToken(s[start:start+n]) {
-			return nil, nil, false
+		if id == hOther && !isToken(unsafe.String(&b[start], n)) {
+			return scanDecline
 		}
 		vs := colon + 1
 		for vs < len(b) && (b[vs] == ' ' || b[vs] == '\t') {
 			vs++
 		}
+		var lineEnd, end int // the '\n'; the end of the value
 		slot := eagerSlotOf[id]
-		var lineEnd int // the '\n'
 		if slot >= 0 {
 			// The eager parsers reject control characters themselves.
 			k := bytes.IndexByte(b[vs:], '\n')
 			if k < 0 {
-				return nil, nil, false
+				goto more
 			}
 			lineEnd, end = vs+k, vs+k
 			if b[end-1] == '\r' {
@@ -168,7 +197,7 @@ func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
 			for {
 				i = indexCtl(b, i)
 				if i >= len(b) {
-					return nil, nil, false
+					goto more
 				}
 				if c := b[i]; c != '\t' && c < 0x80 {
 					break
@@ -179,19 +208,26 @@ func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
 			case '\n':
 				lineEnd, end = i, i
 			case '\r':
-				if i+1 >= len(b) || b[i+1] != '\n' {
-					return nil, nil, false
+				if i+1 >= len(b) {
+					goto more
+				}
+				if b[i+1] != '\n' {
+					return scanDecline
 				}
 				lineEnd, end = i+1, i
 			default:
-				return nil, nil, false
+				return scanDecline
 			}
 		}
 		if end-start > maxLen {
-			return nil, nil, false
+			return scanDecline
 		}
-		if next := lineEnd + 1; next < len(b) && (b[next] == ' ' || b[next] == '\t') {
-			return nil, nil, false // folded
+		next := lineEnd + 1
+		if next >= len(b) {
+			goto more // a datagram ends without a blank line; a stream may fold
+		}
+		if b[next] == ' ' || b[next] == '\t' {
+			return scanDecline // folded
 		}
 		ve := end
 		for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
@@ -208,16 +244,117 @@ func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
 			}
 		}
 		nf++
-		if slot >= 0 && h.absorb(int(slot), s[vs:ve], maxURI) != "" {
-			return nil, nil, false
+		if inline && slot >= 0 && h.absorb(int(slot), own[vs:ve], maxURI) != "" {
+			return scanDecline
 		}
-		pos = lineEnd + 1
+		pos = next
 	}
-	h.raw = s[:hdrEnd]
 	if nf <= len(blk.fields) {
 		fields = blk.fields[:nf]
 	}
-	h.fields = fields
+	sc.nf, sc.fields, sc.pos = nf, fields, pos
+	return scanDone
+more:
+	// The bytes end inside the header section: a datagram's message is
+	// incomplete; a stream's goes on at this line with more bytes.
+	if !stream {
+		return scanDecline
+	}
+	sc.pos, sc.nf, sc.fields = pos, nf, fields
+	return scanMore
+}
+
+// contentLength returns the value of the one Content-Length field run
+// found in b, which frames a stream's message; ok is false when there is
+// none, more than one, or a value that is not a number of at most nine
+// digits (the general path reports each).
+func (sc *headScan) contentLength(b []byte) (n int, ok bool) {
+	for i := range sc.fields {
+		f := &sc.fields[i]
+		if f.id != hContentLength {
+			continue
+		}
+		if ok || f.vlen == 0 || f.vlen > 9 {
+			return 0, false
+		}
+		for _, c := range b[f.voff : f.voff+f.vlen] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		ok = true
+	}
+	return n, ok
+}
+
+// startLine parses the start line from s, a view of the message's own
+// copy of the bytes begin saw.
+func (sc *headScan) startLine(s string, lim *Limits) bool {
+	end := sc.lineEnd
+	if s[end-1] == '\r' {
+		end--
+	}
+	switch m := sc.msg.(type) {
+	case *Request:
+		if parseRequestLine(s[:end], m, lim) != nil {
+			return false
+		}
+	case *Response:
+		if parseStatusLine(s[:end], m) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// finish parses the start line and the eager header fields from own, the
+// message's copy of the bytes run scanned (without parsing them), at the
+// same offsets.
+func (sc *headScan) finish(own []byte, lim *Limits) bool {
+	s := unsafe.String(unsafe.SliceData(own), len(own))
+	if !sc.startLine(s, lim) {
+		return false
+	}
+	h := sc.h
+	maxURI := lim.MaxURILength
+	for i := range sc.fields {
+		f := &sc.fields[i]
+		if slot := eagerSlotOf[f.id]; slot >= 0 && h.absorb(int(slot), s[f.voff:f.voff+f.vlen], maxURI) != "" {
+			return false
+		}
+	}
+	sc.done(s)
+	return true
+}
+
+func (sc *headScan) done(s string) {
+	h := sc.h
+	h.raw = s[:sc.hdrEnd]
+	h.fields = sc.fields
 	h.capSlices()
-	return msg, b[bodyStart:], true
+}
+
+// parseHeadFast parses the start line and header section of a plain
+// message (a datagram's, or one a stream parser has framed) with headScan.
+// It returns ok == false, leaving the message to parseHeadSlow, for
+// anything headScan declines.
+func parseHeadFast(data []byte, lim *Limits) (_ Message, _ []byte, ok bool) {
+	if len(data) > lim.MaxMessageSize {
+		return nil, nil, false
+	}
+	for len(data) > 0 && (data[0] == '\r' || data[0] == '\n') {
+		data = data[1:]
+	}
+	// The copy: see parseHeadSlow. Only the header section, own[:hdrEnd],
+	// is kept as a string; the body is the tail.
+	own := make([]byte, len(data))
+	copy(own, data)
+	s := unsafe.String(unsafe.SliceData(own), len(own))
+	var sc headScan
+	if sc.begin(own, lim, false) != scanDone || !sc.startLine(s, lim) || sc.run(own, lim, false, s) != scanDone {
+		return nil, nil, false
+	}
+	sc.done(s)
+	return sc.msg, own[sc.bodyStart:], true
 }

@@ -2,7 +2,9 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -242,6 +244,41 @@ func FuzzStreamParser(f *testing.F) {
 			_, bodyStart := ptHeaderEndRef(chunk)
 			if bodyStart < 0 || string(chunk[bodyStart:]) != string(m.Body()) {
 				t.Fatalf("consumed %q for a message with body %q", chunk, m.Body())
+			}
+		}
+	})
+}
+
+// FuzzStreamFast checks the stream parser's fast path (headScan framing
+// in the buffer) against its general path, read for read: the same
+// messages, the same errors, the same bytes consumed.
+func FuzzStreamFast(f *testing.F) {
+	for i, s := range ptFuzzSeeds() {
+		f.Add([]byte(s), uint64(i))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		lim := Limits{MaxMessageSize: 8192, MaxBodySize: 4096, MaxHeaders: 30}
+		rf, rs := &ptFuzzReader{data: data, seed: seed}, &ptFuzzReader{data: data, seed: seed}
+		fast, slow := NewParserLimits(rf, lim), NewParserLimits(rs, lim)
+		slow.noFast = true
+		for i := 0; i <= len(data)+2; i++ {
+			mf, ef := fast.ReadMessage()
+			ms, es := slow.ReadMessage()
+			if fmt.Sprint(ef) != fmt.Sprint(es) {
+				t.Fatalf("read %d: fast error %v, general %v", i, ef, es)
+			}
+			var pf, ps *ParseError
+			if errors.As(ef, &pf) && errors.As(es, &ps) && (pf.Offset != ps.Offset || pf.Header != ps.Header || !errors.Is(ef, ps.Err) || (pf.Partial == nil) != (ps.Partial == nil)) {
+				t.Fatalf("read %d: fast %+v, general %+v", i, pf, ps)
+			}
+			if (mf == nil) != (ms == nil) || mf != nil && (mf.String() != ms.String() || !reflect.DeepEqual(mf, ms)) {
+				t.Fatalf("read %d: fast %v, general %v", i, mf, ms)
+			}
+			if len(rf.data)+fast.Buffered() != len(rs.data)+slow.Buffered() {
+				t.Fatalf("read %d: fast consumed %d, general %d", i, len(data)-len(rf.data)-fast.Buffered(), len(data)-len(rs.data)-slow.Buffered())
+			}
+			if ef != nil && fast.Err() != nil {
+				return
 			}
 		}
 	})

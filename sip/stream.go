@@ -34,8 +34,14 @@ type Parser struct {
 	start, end int
 	scanned    int   // bytes from start known to hold no end of header section
 	err        error // sticky framing or read error
-	onPong     func()
-	expectPong atomic.Bool
+	// sc is the header scan of the message at start while it waits for
+	// more bytes (scanning), and slow marks a message headScan declined,
+	// which the general path frames and parses.
+	sc             headScan
+	scanning, slow bool
+	noFast         bool // tests: the general path only
+	onPong         func()
+	expectPong     atomic.Bool
 }
 
 // OnPong sets a function called for every keep-alive pong (a single CRLF
@@ -116,6 +122,19 @@ func (p *Parser) ReadMessage() (Message, error) {
 			continue
 		}
 		b := p.buf[p.start:p.end]
+		if !p.slow && !p.noFast {
+			msg, st := p.readFast(b)
+			if st == scanDone {
+				return msg, nil
+			}
+			if st == scanMore {
+				if err := p.more(len(b), p.sc.hdrEnd > 0); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			p.slow, p.scanning = true, false
+		}
 		hdrEnd, bodyStart := headerEnd(b, max(p.scanned-2, 0))
 		if hdrEnd < 0 {
 			p.scanned = len(b)
@@ -175,6 +194,7 @@ func (p *Parser) ReadMessage() (Message, error) {
 		}
 		body := p.buf[p.start+bodyStart : p.start+total]
 		p.start += total
+		p.slow = false
 		if err != nil {
 			return nil, err // the bad message is skipped; the stream goes on
 		}
@@ -183,6 +203,71 @@ func (p *Parser) ReadMessage() (Message, error) {
 		}
 		return msg, nil
 	}
+}
+
+// readFast frames and parses the message at the start of b with
+// headScan: the header section is scanned once, in the buffer, and then
+// exactly the message's bytes are copied, header section and body in one
+// allocation. It returns scanMore when b ends inside the message (the
+// scan's state is kept for the next call, with more bytes) and
+// scanDecline for anything the general path must decide: a malformed
+// message, a limit exceeded, a missing, repeated or bad Content-Length.
+func (p *Parser) readFast(b []byte) (Message, scanStatus) {
+	sc := &p.sc
+	if !p.scanning {
+		if st := sc.begin(b, &p.lim, true); st != scanDone {
+			return nil, st
+		}
+		p.scanning = true
+	}
+	if sc.hdrEnd == 0 { // the header section is not scanned to its end yet
+		if st := sc.run(b, &p.lim, true, ""); st != scanDone {
+			return nil, st
+		}
+	}
+	cl, ok := sc.contentLength(b)
+	if !ok || cl > p.lim.MaxBodySize {
+		return nil, scanDecline
+	}
+	total := sc.bodyStart + cl
+	if total > p.lim.MaxMessageSize {
+		return nil, scanDecline
+	}
+	if len(b) < total {
+		return nil, scanMore
+	}
+	own := make([]byte, total)
+	copy(own, b)
+	if !sc.finish(own, &p.lim) {
+		return nil, scanDecline
+	}
+	msg := sc.msg
+	if cl > 0 {
+		msg.SetBody(own[sc.bodyStart:total:total])
+	}
+	p.start += total
+	p.scanning = false
+	*sc = headScan{}
+	return msg, scanDone
+}
+
+// more reads more bytes for a message that does not fit in the n buffered
+// ones, in its header section or (inBody) its body, with the general
+// path's errors.
+func (p *Parser) more(n int, inBody bool) error {
+	if !inBody && n > p.lim.MaxMessageSize {
+		return p.fail(&ParseError{Offset: p.lim.MaxMessageSize, Msg: "header section exceeds the message size limit", Err: ErrMessageTooLarge})
+	}
+	if err := p.fill(); err != nil {
+		if err == io.EOF {
+			err = &ParseError{Offset: n, Msg: "stream ended inside a message", Err: ErrIncomplete}
+			if inBody {
+				err.(*ParseError).Msg = "stream ended inside a message body"
+			}
+		}
+		return p.fail(err)
+	}
+	return nil
 }
 
 func (p *Parser) fail(err error) error {
