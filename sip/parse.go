@@ -364,7 +364,7 @@ func parseRequestLine(line string, req *Request, lim *Limits) *ParseError {
 		return &ParseError{Offset: 0, Msg: "malformed request line", Err: ErrMalformed}
 	}
 	req.Method = line[:sp]
-	if !isToken(req.Method) {
+	if span(req.Method, 0, cToken) != sp {
 		return &ParseError{Offset: 0, Msg: "bad method", Err: ErrMalformed}
 	}
 	rest := line[sp+1:]
@@ -380,10 +380,11 @@ func parseRequestLine(line string, req *Request, lim *Limits) *ParseError {
 		return &ParseError{Offset: sp + 1 + sp2 + 1, Msg: "bad protocol version", Err: ErrMalformed}
 	}
 	req.Proto = proto
-	if strings.IndexByte(uri, ' ') >= 0 || strings.IndexByte(uri, '\t') >= 0 {
-		return &ParseError{Offset: sp + 1, Msg: "white space in Request-URI", Err: ErrMalformed}
-	}
+	// No URI parser accepts white space: look for it only to say so.
 	if msg := parseURIInto(&req.URI, uri); msg != "" {
+		if strings.IndexByte(uri, ' ') >= 0 || strings.IndexByte(uri, '\t') >= 0 {
+			return &ParseError{Offset: sp + 1, Msg: "white space in Request-URI", Err: ErrMalformed}
+		}
 		return &ParseError{Offset: sp + 1, Msg: "bad Request-URI: " + msg, Err: ErrMalformed}
 	}
 	return nil
@@ -392,6 +393,9 @@ func parseRequestLine(line string, req *Request, lim *Limits) *ParseError {
 // validProto accepts "SIP/" 1*DIGIT "." 1*DIGIT in any case; the version is
 // checked by the UA (505), not the parser.
 func validProto(p string) bool {
+	if p == "SIP/2.0" {
+		return true
+	}
 	if len(p) < 7 || !strings.EqualFold(p[:4], "SIP/") {
 		return false
 	}
