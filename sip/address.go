@@ -107,7 +107,9 @@ func parseAddressFields(a *Address, s string) (int, string) {
 	i := 0
 	quoted := false
 	lt0 := -1 // the first '<' of s, when s does not start with '"'
-	if s[0] != '"' {
+	if s[0] == '<' {
+		lt0 = 0
+	} else if s[0] != '"' {
 		lt0 = strings.IndexByte(s, '<')
 	}
 sw:

@@ -251,7 +251,13 @@ func parseURIFields(u *URI, s string) string {
 
 func parseSIPURI(u *URI, scheme, s string) string {
 	u.Scheme = scheme
-	if at := strings.IndexByte(s, '@'); at >= 0 {
+	// The usual user part, user characters up to '@' (no password, no
+	// escape), or none at all, in one scan; else the search for '@'.
+	if j := span(s, 0, cUser); j < len(s) && s[j] == '@' && j > 0 {
+		u.User, s = s[:j], s[j+1:]
+	} else if j == len(s) {
+		// no '@': no user part
+	} else if at := strings.IndexByte(s, '@'); at >= 0 {
 		userinfo := s[:at]
 		s = s[at+1:]
 		user, pass := userinfo, ""
