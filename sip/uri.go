@@ -212,6 +212,9 @@ func parseURIInto(u *URI, s string) string {
 }
 
 func parseURIFields(u *URI, s string) string {
+	if len(s) > 4 && s[:4] == "sip:" {
+		return parseSIPURI(u, "sip", s[4:])
+	}
 	// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then ':'
 	colon := 0
 	for colon < len(s) && schemeChars[s[colon]] {
