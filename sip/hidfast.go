@@ -95,15 +95,18 @@ func hidAt(b []byte, i, n int) hid {
 		return hidAtSlow(b, i, n)
 	}
 	w0 := binary.LittleEndian.Uint64(b[i:])
-	w1, w2 := w0, w0
-	if n < 8 {
+	if n <= 8 { // one word: most names, the compact forms aside
 		w0 &= ^uint64(0) >> (64 - 8*uint(n))
-		w1, w2 = w0, w0
-	} else {
-		w1 = binary.LittleEndian.Uint64(b[i+n-8:])
-		if n > 16 {
-			w2 = binary.LittleEndian.Uint64(b[i+8:])
+		id := hidFast[hidWordHash(w0, w0, n)]
+		if e := &hidWords[id]; e.n != n || (w0^e.l0)&^(e.l0>>1&hidFold) != 0 {
+			return hOther
 		}
+		return id
+	}
+	w1 := binary.LittleEndian.Uint64(b[i+n-8:])
+	w2 := w0
+	if n > 16 {
+		w2 = binary.LittleEndian.Uint64(b[i+8:])
 	}
 	id := hidFast[hidWordHash(w0, w1, n)]
 	if !hidMatch(&hidWords[id], w0, w1, w2, n) {
