@@ -227,3 +227,40 @@ func FuzzValueFastPaths(f *testing.F) {
 		}
 	})
 }
+
+// refURIParams is parseParams for uri-parameters as it was before
+// parseURIParams: the paramchar class with '%', then every escape checked.
+func refURIParams(s string) (Params, bool) {
+	for i := 0; ; {
+		j := span(s, i, cURIParam)
+		if j == i {
+			return "", false
+		}
+		if j < len(s) && s[j] == '=' {
+			v := j + 1
+			if j = span(s, v, cURIParam); j == v {
+				return "", false
+			}
+		}
+		if j == len(s) {
+			return Params(s), validEscapes(s)
+		}
+		if s[j] != ';' {
+			return "", false
+		}
+		i = j + 1
+	}
+}
+
+func FuzzURIParams(f *testing.F) {
+	for _, s := range []string{"transport=tcp", "lr", "a=%41;b", "a=%4", "a=%4;b", "%zz", "a=b=c", ";", "a;", "maddr=[::1];x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p1, ok1 := parseURIParams(s)
+		p2, ok2 := refURIParams(s)
+		if ok1 != ok2 || ok1 && p1 != p2 {
+			t.Fatalf("%q: parseURIParams %q %v, reference %q %v", s, p1, ok1, p2, ok2)
+		}
+	})
+}

@@ -140,33 +140,27 @@ func nextParam(s string) (name, value, rest string) {
 // optional linear white space around ';' and '='. uriParams selects the more
 // liberal character set of URI parameters (paramchar, with escapes).
 func parseParams(s string, uriParams bool) (Params, bool) {
-	nameBit, valBit := cToken, cLenient // tokenChars, lenientValueChars
-	lws := !uriParams                   // a URI has no white space: nothing to skip, and any is an error
 	if uriParams {
-		nameBit, valBit = cURIParam, cURIParam // uriParamChars
-	} else {
-		s = trimLWS(s)
+		return parseURIParams(s)
 	}
+	s = trimLWS(s)
 	i := 0
 	for {
 		// name
-		j := span(s, i, nameBit)
+		j := span(s, i, cToken) // tokenChars
 		if j == i {
 			return "", false
 		}
 		k := j
-		if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+		if k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 			k = skipLWS(s, k)
 		}
 		if k < len(s) && s[k] == '=' {
 			k++
-			if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+			if k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 				k = skipLWS(s, k)
 			}
 			if k < len(s) && s[k] == '"' {
-				if uriParams {
-					return "", false
-				}
 				e := skipQuoted(s, k)
 				if e < 0 {
 					return "", false
@@ -174,27 +168,49 @@ func parseParams(s string, uriParams bool) (Params, bool) {
 				k = e
 			} else { // an IPv6 reference is made of valSet bytes too
 				v := k
-				if k = span(s, k, valBit); k == v {
+				if k = span(s, k, cLenient); k == v { // lenientValueChars
 					return "", false
 				}
 			}
-			if lws && k < len(s) && (s[k] == ' ' || s[k] == '\t') {
+			if k < len(s) && (s[k] == ' ' || s[k] == '\t') {
 				k = skipLWS(s, k)
 			}
 		}
 		if k == len(s) {
-			if uriParams && !validEscapes(s) {
-				return "", false
-			}
 			return Params(s), true
 		}
 		if s[k] != ';' {
 			return "", false
 		}
 		i = k + 1
-		if lws && i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		if i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i = skipLWS(s, i)
 		}
+	}
+}
+
+// parseURIParams is parseParams for uri-parameters: name[=value] pairs of
+// paramchar (escapes included) separated by ';', with no white space and
+// no quoted strings.
+func parseURIParams(s string) (Params, bool) {
+	for i := 0; ; {
+		j, ok := spanEscaped(s, i)
+		if !ok || j == i {
+			return "", false
+		}
+		if j < len(s) && s[j] == '=' {
+			v := j + 1
+			if j, ok = spanEscaped(s, v); !ok || j == v {
+				return "", false
+			}
+		}
+		if j == len(s) {
+			return Params(s), true
+		}
+		if s[j] != ';' {
+			return "", false
+		}
+		i = j + 1
 	}
 }
 
