@@ -128,12 +128,11 @@ func (sc *headScan) begin(b []byte, lim *Limits, stream bool) scanStatus {
 // and run parses the eager header fields as it finds them, so that
 // finish has only the start line left to do.
 func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStatus {
-	blk, h := sc.blk, sc.h
-	inline := own != ""
-	maxURI := lim.MaxURILength
-	fields := sc.fields
+	// Few values live across the loop, so that they stay in registers:
+	// the limits are read where they are needed, and the fields past
+	// blk.fields live in sc.fields.
+	blk := sc.blk
 	nf := sc.nf
-	maxHeaders, maxLen := lim.MaxHeaders, lim.MaxHeaderLength
 	pos := sc.pos
 	for {
 		if pos >= len(b) {
@@ -151,7 +150,7 @@ func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStat
 				break
 			}
 		}
-		if nf >= maxHeaders {
+		if nf >= lim.MaxHeaders {
 			return scanDecline
 		}
 		start := pos
@@ -219,7 +218,7 @@ func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStat
 				return scanDecline
 			}
 		}
-		if end-start > maxLen {
+		if end-start > lim.MaxHeaderLength {
 			return scanDecline
 		}
 		next := lineEnd + 1
@@ -237,22 +236,18 @@ func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStat
 		if nf < len(blk.fields) {
 			blk.fields[nf] = f
 		} else {
-			if nf == len(blk.fields) {
-				fields = append(blk.fields[:nf:nf], f)
-			} else {
-				fields = append(fields, f)
-			}
+			sc.addField(nf, f)
 		}
 		nf++
-		if inline && slot >= 0 && h.absorb(int(slot), own[vs:ve], maxURI) != "" {
+		if own != "" && slot >= 0 && sc.h.absorb(int(slot), own[vs:ve], lim.MaxURILength) != "" {
 			return scanDecline
 		}
 		pos = next
 	}
 	if nf <= len(blk.fields) {
-		fields = blk.fields[:nf]
+		sc.fields = blk.fields[:nf]
 	}
-	sc.nf, sc.fields, sc.pos = nf, fields, pos
+	sc.nf, sc.pos = nf, pos
 	return scanDone
 more:
 	// The bytes end inside the header section: a datagram's message is
@@ -260,8 +255,17 @@ more:
 	if !stream {
 		return scanDecline
 	}
-	sc.pos, sc.nf, sc.fields = pos, nf, fields
+	sc.pos, sc.nf = pos, nf
 	return scanMore
+}
+
+// addField appends the field f, the nf-th, past the block's room.
+func (sc *headScan) addField(nf int, f field) {
+	if nf == len(sc.blk.fields) {
+		sc.fields = append(sc.blk.fields[:nf:nf], f)
+	} else {
+		sc.fields = append(sc.fields, f)
+	}
 }
 
 // contentLength returns the value of the one Content-Length field run
