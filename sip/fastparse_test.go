@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -261,6 +262,57 @@ func FuzzURIParams(f *testing.F) {
 		p2, ok2 := refURIParams(s)
 		if ok1 != ok2 || ok1 && p1 != p2 {
 			t.Fatalf("%q: parseURIParams %q %v, reference %q %v", s, p1, ok1, p2, ok2)
+		}
+	})
+}
+
+// refAbsorbList is absorb for Via and Contact as it was before a value
+// that parses whole skipped the search for commas: split first.
+func refAbsorbList(h *Header, slot int, v string) string {
+	add := func(e string) string {
+		if slot == eVia {
+			return h.addVia(e)
+		}
+		return h.addContact(e, defaultLimits.MaxURILength)
+	}
+	if strings.IndexByte(v, ',') < 0 {
+		return add(v)
+	}
+	n := len(h.via) + len(h.contact)
+	for v != "" {
+		e, rest, ok := nextElem(v)
+		if !ok {
+			return "unbalanced"
+		}
+		if msg := add(e); msg != "" {
+			return msg
+		}
+		v = rest
+	}
+	if len(h.via)+len(h.contact) == n {
+		return "empty"
+	}
+	return ""
+}
+
+func FuzzAbsorbList(f *testing.F) {
+	for _, s := range []string{
+		`SIP/2.0/UDP h;branch=1, SIP/2.0/TCP g`, `SIP/2.0/UDP h;x="a,b"`, `SIP/2.0/UDP h,`,
+		`<sip:a,b@h>;q=1`, `"Doe, J" <sip:j@d>`, `sip:a,b@h`, `<sip:a@b>, <sip:c@d>;expires=1`, `<sip:a@b>;p="x,y"`, `*`,
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, v string, contact bool) {
+		slot := eVia
+		if contact {
+			slot = eContact
+		}
+		var got, want Header
+		m1 := got.absorb(slot, v, defaultLimits.MaxURILength)
+		m2 := refAbsorbList(&want, slot, v)
+		if (m1 == "") != (m2 == "") || m1 == "" && (!reflect.DeepEqual(got.via, want.via) || !reflect.DeepEqual(got.contact, want.contact)) {
+			t.Fatalf("%q: absorb %q %+v %+v, split first %q %+v %+v", v, m1, got.via, got.contact, m2, want.via, want.contact)
 		}
 	})
 }

@@ -413,6 +413,12 @@ func (h *Header) absorb(slot int, v string, maxURI int) string {
 	h.seen |= bit
 	switch slot {
 	case eVia:
+		// A Via that parses whole has no comma outside a quoted string
+		// (no part of its grammar but a quoted string holds one), so it
+		// is the one value splitting would find.
+		if h.addVia(v) == "" {
+			return ""
+		}
 		if strings.IndexByte(v, ',') < 0 { // one value: nothing to split
 			return h.addVia(v)
 		}
@@ -431,6 +437,12 @@ func (h *Header) absorb(slot int, v string, maxURI int) string {
 			return "empty Via"
 		}
 	case eContact:
+		// Likewise a name-addr that parses whole, as no part of it but a
+		// quoted string or the URI in angle brackets holds a comma. (An
+		// addr-spec's user part may hold one: that form is split first.)
+		if v != "" && (v[0] == '<' || v[0] == '"') && h.addContact(v, maxURI) == "" {
+			return ""
+		}
 		if strings.IndexByte(v, ',') < 0 { // one value: nothing to split
 			return h.addContact(v, maxURI)
 		}
