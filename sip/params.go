@@ -314,6 +314,9 @@ func isIPv6Ref(v string) bool {
 }
 
 func trimLWS(s string) string {
+	if s == "" || s[0] > ' ' && s[len(s)-1] > ' ' {
+		return s // the usual value, trimmed already
+	}
 	i, j := 0, len(s)
 	for i < j && (s[i] == ' ' || s[i] == '\t') {
 		i++

@@ -191,21 +191,21 @@ func (c CSeq) String() string {
 
 func parseCSeq(s string) (CSeq, string) {
 	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 || i > 10 {
-		return CSeq{}, "bad CSeq number"
-	}
 	var n uint64
-	for k := 0; k < i; k++ {
-		n = n*10 + uint64(s[k]-'0')
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if i == 10 {
+			return CSeq{}, "bad CSeq number"
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	if i == 0 {
+		return CSeq{}, "bad CSeq number"
 	}
 	if n > 1<<32-1 {
 		return CSeq{}, "CSeq number out of range"
 	}
 	j := skipLWS(s, i)
-	if j == i || !isToken(s[j:]) {
+	if j == i || j == len(s) || span(s, j, cToken) != len(s) {
 		return CSeq{}, "bad CSeq method"
 	}
 	return CSeq{Seq: uint32(n), Method: s[j:]}, ""
