@@ -38,6 +38,20 @@ func indexColon(b []byte, i int) int {
 	return -1
 }
 
+// word returns the eight bytes of b at i, little-endian.
+func word(b []byte, i int) (uint64, bool) {
+	if i < 0 || i+8 > len(b) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b[i:]), true
+}
+
+// colonIn returns the index of the first ':' in the word w, or 8.
+func colonIn(w uint64) uint {
+	x := w ^ (swarLo * ':')
+	return uint(bits.TrailingZeros64((x-swarLo)&^x&swarHi)) >> 3 // exact for the lowest
+}
+
 // indexCtl returns the index of the first byte of b at or after i that is
 // below 0x20 or at least 0x7f, or len(b).
 func indexCtl(b []byte, i int) int {
@@ -154,22 +168,32 @@ func (sc *headScan) run(b []byte, lim *Limits, stream bool, own string) scanStat
 			return scanDecline
 		}
 		start := pos
-		colon := indexColon(b, start)
-		if colon < 0 {
-			if bytes.IndexByte(b[start:], '\n') < 0 {
-				goto more
+		var colon, n int
+		var id hid
+		w, ok := word(b, start)
+		if c := colonIn(w); ok && c-2 < 6 && b[start+int(c)-1] > ' ' {
+			// The usual name, of two to seven bytes, with the colon right
+			// after it in the same word: identified from that word.
+			n, colon = int(c), start+int(c)
+			id = hidOfWord(w&(1<<(8*c)-1), n)
+		} else {
+			colon = indexColon(b, start)
+			if colon < 0 {
+				if bytes.IndexByte(b[start:], '\n') < 0 {
+					goto more
+				}
+				return scanDecline
 			}
-			return scanDecline
-		}
-		n := colon - start
-		if n > 0 && (b[colon-1] == ' ' || b[colon-1] == '\t') {
-			for n > 0 && (b[start+n-1] == ' ' || b[start+n-1] == '\t') {
-				n--
+			n = colon - start
+			if n > 0 && (b[colon-1] == ' ' || b[colon-1] == '\t') {
+				for n > 0 && (b[start+n-1] == ' ' || b[start+n-1] == '\t') {
+					n--
+				}
 			}
+			id = hidAt(b, start, n)
 		}
 		// A name the lookup knows is a token; any other is checked, which
 		// also rejects a colon found past the end of the line.
-		id := hidAt(b, start, n)
 		if id == hOther && !isToken(unsafe.String(&b[start], n)) {
 			return scanDecline
 		}

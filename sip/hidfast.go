@@ -96,12 +96,7 @@ func hidAt(b []byte, i, n int) hid {
 	}
 	w0 := binary.LittleEndian.Uint64(b[i:])
 	if n <= 8 { // one word: most names, the compact forms aside
-		w0 &= ^uint64(0) >> (64 - 8*uint(n))
-		id := hidFast[hidWordHash(w0, w0, n)]
-		if e := &hidWords[id]; e.n != n || (w0^e.l0)&^(e.l0>>1&hidFold) != 0 {
-			return hOther
-		}
-		return id
+		return hidOfWord(w0&(^uint64(0)>>(64-8*uint(n))), n)
 	}
 	w1 := binary.LittleEndian.Uint64(b[i+n-8:])
 	w2 := w0
@@ -110,6 +105,16 @@ func hidAt(b []byte, i, n int) hid {
 	}
 	id := hidFast[hidWordHash(w0, w1, n)]
 	if !hidMatch(&hidWords[id], w0, w1, w2, n) {
+		return hOther
+	}
+	return id
+}
+
+// hidOfWord returns the ID of the header name of n bytes, 2 <= n <= 8,
+// that is the word w0 (the bytes past the name zero).
+func hidOfWord(w0 uint64, n int) hid {
+	id := hidFast[hidWordHash(w0, w0, n)]
+	if e := &hidWords[id]; e.n != n || (w0^e.l0)&^(e.l0>>1&hidFold) != 0 {
 		return hOther
 	}
 	return id
