@@ -195,6 +195,9 @@ type InviteServer struct {
 	timerG   *sched.Timer
 	timerH   *sched.Timer // also Timer L in Accepted
 	timerI   *sched.Timer
+	// mergeUntil is when the merge entry may go: 64·T1 after the first
+	// final response (l.now), 0 before it.
+	mergeUntil int64
 }
 
 // HandleInvite matches an inbound INVITE to a server transaction. A
@@ -208,12 +211,13 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 	if !ok || req.Method != sip.MethodInvite {
 		return nil, errors.New("transaction: HandleInvite needs an INVITE")
 	}
-	key, ok := requestKey(req, sip.MethodInvite)
+	var buf [256]byte
+	b, n, ok := appendServerKeys(buf[:0], req, sip.MethodInvite)
 	if !ok {
 		return nil, ErrNoBranch
 	}
 	l.mu.Lock()
-	if s := l.invServers[key]; s != nil {
+	if s := l.invServers[string(b[:n])]; s != nil {
 		l.mu.Unlock()
 		s.mu.Lock()
 		if s.last == nil && s.state == Proceeding {
@@ -227,8 +231,9 @@ func (l *Layer) HandleInvite(in *transport.Inbound) (*InviteServer, error) {
 		}
 		return nil, nil
 	}
-	s := &InviteServer{serverCore: newServerCore(l, in, key, Proceeding), interval: l.cfg.T1}
-	l.invServers[key] = s
+	s := &InviteServer{serverCore: newServerCore(l, in, string(b), n, Proceeding), interval: l.cfg.T1}
+	l.invServers[s.key] = s
+	l.indexMerge(&s.serverCore, s.keys[n:])
 	l.mu.Unlock()
 	if l.cfg.TryingDelay < 0 {
 		trying := sip.NewResponse(req, sip.StatusTrying, "")
@@ -279,6 +284,9 @@ func (s *InviteServer) Respond(res *sip.Response) error {
 	}
 	stop(s.trying)
 	s.last = res
+	if res.StatusCode >= 200 {
+		s.mergeUntil = s.l.now() + int64(64*s.l.cfg.T1)
+	}
 	switch {
 	case res.StatusCode < 200:
 	case res.StatusCode < 300:
@@ -360,13 +368,25 @@ func (l *Layer) MatchCancel(cancel *sip.Request) *InviteServer {
 func (s *InviteServer) terminate(err error) {
 	s.mu.Lock()
 	timers := []*sched.Timer{s.trying, s.timerG, s.timerH, s.timerI}
+	until := s.mergeUntil
 	s.mu.Unlock()
 	if !s.end(err, timers...) {
 		return
 	}
-	s.l.mu.Lock()
-	if s.l.invServers[s.key] == s {
-		delete(s.l.invServers, s.key)
+	l := s.l
+	l.mu.Lock()
+	if l.invServers[s.key] == s {
+		delete(l.invServers, s.key)
 	}
-	s.l.mu.Unlock()
+	if s.merge != "" {
+		// A merged copy of the INVITE is detected for as long as the
+		// transaction lived and at least 64·T1 after its final response
+		// (an ACKed failure ends the transaction sooner).
+		if left := until - l.now(); until != 0 && left > 0 {
+			l.queueExpiry(expiring{when: until, inv: &s.serverCore})
+		} else {
+			l.dropMerge(&s.serverCore)
+		}
+	}
+	l.mu.Unlock()
 }

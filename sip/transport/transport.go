@@ -135,7 +135,7 @@ type Layer struct {
 
 	mu        sync.Mutex
 	closed    bool
-	udp       []*net.UDPConn
+	udp       []udpSocket
 	listeners []net.Listener
 	servers   []*http.Server           // the WS and WSS listeners' HTTP servers
 	conns     map[Addr]*streamConn     // the connection to reuse per peer
@@ -175,11 +175,18 @@ func (l *Layer) ListenUDP(addr string) (netip.AddrPort, error) {
 	// is busy (the kernel caps this at net.core.rmem_max).
 	_ = c.SetReadBuffer(udpReadBuffer)
 	_ = c.SetWriteBuffer(udpReadBuffer)
-	if !l.register(c, func() { l.udp = append(l.udp, c) }) {
+	local := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	if !l.register(c, func() { l.udp = append(l.udp, udpSocket{c, local}) }) {
 		return netip.AddrPort{}, ErrClosed
 	}
 	go l.readUDP(c)
-	return c.LocalAddr().(*net.UDPAddr).AddrPort(), nil
+	return local, nil
+}
+
+// udpSocket is a UDP listener and the address it is bound to.
+type udpSocket struct {
+	c     *net.UDPConn
+	local netip.AddrPort
 }
 
 // register records a socket with add (under the lock) and counts its
@@ -317,7 +324,7 @@ func fillReceived(req *sip.Request, src netip.AddrPort) {
 		p = p.With("received", src.Addr().String())
 		changed = true
 	}
-	if rp, present := v.Params.Get("rport"); present && rp == "" {
+	if rp, present := getParam(v.Params, "rport"); present && rp == "" {
 		p = p.With("rport", strconv.Itoa(int(src.Port())))
 		changed = true
 	}
@@ -474,45 +481,93 @@ func (sc *streamConn) close(cause error) {
 // over a TCP, TLS or WebSocket connection to that address, reusing one
 // that is open and connecting otherwise.
 func (l *Layer) Send(ctx context.Context, to Addr, m sip.Message) error {
-	data := m.AppendTo(nil)
 	switch strings.ToUpper(to.Transport) {
 	case UDP:
-		return l.sendUDP(to.AddrPort, m, data)
+		// A datagram is written by one system call, which copies it: its
+		// bytes can be a reused buffer's.
+		bp := getBuf()
+		defer putBuf(bp)
+		*bp = m.AppendTo((*bp)[:0])
+		return l.sendUDP(to.AddrPort, m, *bp)
 	case TCP, TLS, WS, WSS:
 		sc, err := l.conn(ctx, to)
 		if err != nil {
 			return err
 		}
-		return l.sendStream(sc, m, data)
+		return l.sendStream(sc, m, m.AppendTo(nil))
 	}
 	return fmt.Errorf("%w: %q", ErrUnsupportedTransport, to.Transport)
 }
 
+// bufs holds the buffers UDP messages are serialized into.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
+		bufs.Put(bp)
+	}
+}
+
+// sendUDP sends data, the wire form of m, from the UDP listener of to's
+// address family. m may be nil: the Sent trace hook then gets the message
+// parsed from data.
 func (l *Layer) sendUDP(to netip.AddrPort, m sip.Message, data []byte) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return ErrClosed
 	}
-	var c *net.UDPConn
+	var sock udpSocket
+	is4 := to.Addr().Unmap().Is4()
 	for _, u := range l.udp {
-		la := u.LocalAddr().(*net.UDPAddr).AddrPort().Addr()
-		if la.Is4() == to.Addr().Unmap().Is4() || la.IsUnspecified() {
-			c = u
+		if la := u.local.Addr(); la.Is4() == is4 || la.IsUnspecified() {
+			sock = u
 			break
 		}
 	}
 	l.mu.Unlock()
-	if c == nil {
+	if sock.c == nil {
 		return ErrNoListener
 	}
-	if _, err := c.WriteToUDPAddrPort(data, to); err != nil {
+	if _, err := sock.c.WriteToUDPAddrPort(data, to); err != nil {
 		return err
 	}
 	if t := l.cfg.Trace; t != nil && t.Sent != nil {
-		t.Sent(Event{Transport: UDP, Local: c.LocalAddr().(*net.UDPAddr).AddrPort(), Remote: to, Msg: m, Data: data})
+		if m == nil {
+			m, _ = sip.ParseMessageLimits(data, l.limits)
+		}
+		t.Sent(Event{Transport: UDP, Local: sock.local, Remote: to, Msg: m, Data: data})
 	}
 	return nil
+}
+
+// DatagramTarget reports where Respond would send res, a response to the
+// request in, when it would go as a UDP datagram from a listener (RFC 3261
+// §18.2.2 and RFC 3581 §4, as for Respond); false when it would go over a
+// stream connection. A completed server transaction sends its final
+// response with SendDatagram and keeps only the bytes and this address,
+// to send them again for each retransmitted request (§17.2.2), rather
+// than the response and the request it answers.
+func (l *Layer) DatagramTarget(in *Inbound, res *sip.Response) (netip.AddrPort, bool) {
+	if in.conn != nil {
+		return netip.AddrPort{}, false
+	}
+	v, ok := res.TopVia()
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	to := responseTarget(v, in)
+	return to.AddrPort, strings.EqualFold(to.Transport, UDP)
+}
+
+// SendDatagram sends data, the wire form of m, over UDP to to, from the
+// UDP listener of to's address family. m may be nil (a datagram sent
+// again): the Sent trace hook then sees the message parsed from data.
+// SendDatagram does not keep data.
+func (l *Layer) SendDatagram(to netip.AddrPort, m sip.Message, data []byte) error {
+	return l.sendUDP(to, m, data)
 }
 
 func (l *Layer) sendStream(sc *streamConn, m sip.Message, data []byte) error {
@@ -647,19 +702,67 @@ func responseTarget(v sip.Via, in *Inbound) Addr {
 		port = 5060
 	}
 	ip := in.Remote.Addr()
-	if r, err := netip.ParseAddr(v.Received()); err == nil {
+	// netip's parse errors allocate: parse only what is there and needed.
+	received, _ := getParam(v.Params, "received")
+	if r, ok := parseIP(received); ok {
 		ip = r
-	} else if h, err := netip.ParseAddr(v.Host); err == nil && in.Remote == (netip.AddrPort{}) {
-		ip = h
+	} else if in.Remote == (netip.AddrPort{}) {
+		if h, ok := parseIP(v.Host); ok {
+			ip = h
+		}
 	}
-	if rp, present := v.RPort(); present && transport == UDP {
-		if rp != 0 {
+	if _, present := getParam(v.Params, "rport"); present && transport == UDP {
+		if rp, _ := v.RPort(); rp != 0 {
 			port = uint16(rp)
 		} else if in.Remote.IsValid() {
 			port = in.Remote.Port()
 		}
 	}
 	return Addr{Transport: transport, AddrPort: netip.AddrPortFrom(ip, port)}
+}
+
+// getParam is p.Get(name) for a lower-case ASCII name, with a quick
+// answer for the common case of a parameter that is absent (a Via without
+// rport or received): no parameter called name can be there when name
+// appears nowhere in p, in any case. (Get compares names with
+// strings.EqualFold, whose folding of 'k' and 's' takes in U+212A and
+// U+017F: name must contain neither letter.)
+func getParam(p sip.Params, name string) (string, bool) {
+	if !containsFold(string(p), name) {
+		return "", false
+	}
+	return p.Get(name)
+}
+
+// containsFold reports whether s contains lower, an ASCII lower-case
+// string, ignoring ASCII case.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIP parses an IP address, without the error netip.ParseAddr
+// allocates for the empty string.
+func parseIP(s string) (netip.Addr, bool) {
+	if s == "" {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(s)
+	return a, err == nil
 }
 
 // Close closes every listener and connection and waits for their
@@ -677,8 +780,8 @@ func (l *Layer) Close() error {
 		conns = append(conns, sc)
 	}
 	l.mu.Unlock()
-	for _, c := range udp {
-		c.Close()
+	for _, u := range udp {
+		u.c.Close()
 	}
 	for _, ln := range lns {
 		ln.Close()

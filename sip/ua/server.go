@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sipua-go/sipua/sip"
 	"github.com/sipua-go/sipua/sip/transaction"
@@ -18,10 +19,17 @@ type Request struct {
 	// Source is where the request came from and over which transport.
 	Source transport.Addr
 	ctx    context.Context
+	sr     *serverRequest // the request being served, whose context is made on demand
 }
 
-// Context returns the request's context: it is canceled when the UA closes.
-func (r *Request) Context() context.Context { return r.ctx }
+// Context returns the request's context: it is canceled when the UA
+// closes and when the handler returns.
+func (r *Request) Context() context.Context {
+	if r.sr != nil {
+		return r.sr.context()
+	}
+	return r.ctx
+}
 
 // ResponseWriter answers one request, through its server transaction.
 type ResponseWriter interface {
@@ -89,23 +97,81 @@ type writer struct {
 	tx     responder
 	invite bool // an INVITE: its 2xx may be sent again (RFC 6026: the TU retransmits it)
 	mu     sync.Mutex
-	tag    string
-	final  int // status of the final response sent, 0 before it
+	tag    [12]byte // the To tag of our responses (hex); zero before the first
+	final  int      // status of the final response sent, 0 before it
 }
 
 func (w *writer) NewResponse(code int, reason string) *sip.Response {
 	res := sip.NewResponse(w.req, code, reason)
 	if code != sip.StatusTrying && w.req.To().Tag() == "" {
 		w.mu.Lock()
-		if w.tag == "" {
-			w.tag = randomToken(6)
+		if w.tag == ([12]byte{}) {
+			w.tag = randomTag()
 		}
 		tag := w.tag
 		w.mu.Unlock()
-		res.Set("To", w.req.Get("To")+";tag="+tag)
+		res.Set("To", w.req.Get("To")+";tag="+string(tag[:]))
 	}
-	res.Set("Server", w.u.cfg.UserAgent)
+	// NewResponse copies no Server field: Add is Set without the search.
+	res.Add("Server", w.u.cfg.UserAgent)
 	return res
+}
+
+// serverRequest is a request being served: its ResponseWriter, the
+// Request its handler gets and the handler, in one allocation.
+type serverRequest struct {
+	writer
+	r Request
+	h Handler
+
+	// The request's context is made when first asked for (most handlers
+	// never do, and each one costs an allocation and an entry in the UA
+	// context's children), or at once for an INVITE, which a CANCEL
+	// cancels. ended: the handler has returned, the context is canceled.
+	ctxMu  sync.Mutex
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	ended  bool
+}
+
+func (u *UA) newServerRequest(in *transport.Inbound, req *sip.Request, tx responder, invite bool) *serverRequest {
+	sr := &serverRequest{writer: writer{u: u, req: req, tx: tx, invite: invite},
+		r: Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}}}
+	sr.r.sr = sr
+	return sr
+}
+
+// context returns the request's context, making it if need be.
+func (sr *serverRequest) context() context.Context {
+	sr.ctxMu.Lock()
+	defer sr.ctxMu.Unlock()
+	if sr.ctx == nil {
+		sr.ctx, sr.cancel = context.WithCancelCause(sr.u.ctx)
+		if sr.ended {
+			sr.cancel(nil)
+		}
+	}
+	return sr.ctx
+}
+
+// end cancels the request's context, now or when it is made.
+func (sr *serverRequest) end() {
+	sr.ctxMu.Lock()
+	defer sr.ctxMu.Unlock()
+	sr.ended = true
+	if sr.cancel != nil {
+		sr.cancel(nil)
+	}
+}
+
+// canceled reports whether a CANCEL ended the request (its context's
+// cause is a *CancelError).
+func (sr *serverRequest) canceled() bool {
+	sr.ctxMu.Lock()
+	ctx := sr.ctx
+	sr.ctxMu.Unlock()
+	var ce *CancelError
+	return ctx != nil && errors.As(context.Cause(ctx), &ce)
 }
 
 func (w *writer) Respond(res *sip.Response) error {
@@ -220,7 +286,8 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		}
 		return
 	}
-	var w *writer
+	var sr *serverRequest
+	var merged bool
 	switch req.Method {
 	case sip.MethodAck:
 		if u.tx.HandleAck(req) {
@@ -237,19 +304,22 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		if err != nil || inv == nil {
 			return // a retransmission, absorbed; or a request the layer refuses
 		}
-		w = &writer{u: u, req: req, tx: inv, invite: true}
+		sr, merged = u.newServerRequest(in, req, inv, true), inv.Merged()
 	default:
 		tx, err := u.tx.HandleRequest(in)
 		if err != nil || tx == nil {
 			return // a retransmission, absorbed; or a request the layer refuses
 		}
-		w = &writer{u: u, req: req, tx: tx}
+		sr, merged = u.newServerRequest(in, req, tx, false), tx.Merged()
 	}
+	w := &sr.writer
 	if res := u.builtin(w, req); res != nil {
 		_ = w.Respond(res)
 		return
 	}
-	if u.merged(req) {
+	if merged {
+		// RFC 3261 §8.2.2.2: another copy of a request this UA is serving
+		// (the transaction layer keeps the index of ongoing requests).
 		_ = w.Respond(w.NewResponse(sip.StatusLoopDetected, "Merged Request"))
 		return
 	}
@@ -257,22 +327,22 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		u.cancelInvite(w, req)
 		return
 	}
+	var h Handler
+	inDialog := req.To().Tag() != ""
 	u.mu.RLock()
 	closed := u.closed
-	u.mu.RUnlock()
-	var h Handler
-	if req.To().Tag() != "" {
-		if h = u.route(req); h == nil {
-			_ = w.Respond(w.NewResponse(sip.StatusCallTransactionDoesNotExist, ""))
-			return
-		}
-	} else {
-		u.mu.RLock()
+	if !inDialog {
 		h = u.handlers[req.Method]
 		if h == nil {
 			h = u.handlers[""]
 		}
-		u.mu.RUnlock()
+	}
+	u.mu.RUnlock()
+	if inDialog {
+		if h = u.route(req); h == nil {
+			_ = w.Respond(w.NewResponse(sip.StatusCallTransactionDoesNotExist, ""))
+			return
+		}
 	}
 	if closed {
 		_ = w.Respond(w.NewResponse(sip.StatusServiceUnavailable, ""))
@@ -301,46 +371,170 @@ func (u *UA) serve(in *transport.Inbound, req *sip.Request) {
 		_ = w.Respond(res)
 		return
 	}
-	// Each request gets its own goroutine, as in net/http: a handler that
-	// waits (for a database, a user, another request) holds up nothing
-	// else that arrives on the socket.
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
-		ctx, cancel := context.WithCancelCause(u.ctx)
-		defer cancel(nil)
-		if w.invite {
-			// A CANCEL for this INVITE cancels the request's context.
-			inv := w.tx.(*transaction.InviteServer)
-			u.mu.Lock()
-			u.invites[inv] = cancel
-			u.mu.Unlock()
-			defer func() {
-				u.mu.Lock()
-				delete(u.invites, inv)
-				u.mu.Unlock()
-			}()
+	sr.h = h
+	u.dispatch(sr)
+}
+
+// workerIdle is how long a handler goroutine waits for another request
+// before it exits (a variable for tests: a UA takes its value when made).
+var workerIdle = 2 * time.Second
+
+// workers are the goroutines that run handlers, and the idle ones among
+// them.
+type workers struct {
+	idleFor time.Duration // workerIdle
+	mu      sync.Mutex
+	idle    []*worker // LIFO: the one idle longest first
+	closed  bool      // the UA is closing: workers exit when idle
+	reaper  *time.Timer
+	reaping bool // reaper is armed
+}
+
+// A worker is a goroutine that runs handlers, one request at a time.
+type worker struct {
+	work  chan *serverRequest // capacity 1: the next request; nil to exit
+	since time.Time           // when it went idle
+}
+
+// dispatch runs a request's handler on a goroutine of its own, as net/http
+// does: a handler that waits (for a database, a user, another request)
+// holds up nothing else that arrives on the socket, however many wait.
+// The goroutine is the one idle most recently when there is one, and a
+// new one otherwise; one that gets no request for workerIdle exits. Reusing
+// them spares a busy UA the start of a goroutine and the growth of its
+// stack for every request.
+func (u *UA) dispatch(sr *serverRequest) {
+	p := &u.workers
+	p.mu.Lock()
+	if p.closed {
+		// Close began after serve looked: the request is new, and new
+		// requests get 503 (a goroutine started now would race with
+		// Close's wait for the handlers).
+		p.mu.Unlock()
+		_ = sr.Respond(sr.NewResponse(sip.StatusServiceUnavailable, ""))
+		return
+	}
+	if n := len(p.idle); n > 0 {
+		w := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		w.work <- sr // never blocks: an idle worker's channel is empty
+		return
+	}
+	u.wg.Add(1) // under p.mu: before closeWorkers, so before Close waits
+	p.mu.Unlock()
+	go u.work(&worker{work: make(chan *serverRequest, 1)}, sr)
+}
+
+// work is a worker's goroutine: it runs sr, then each request handed to
+// it until it is told to exit.
+func (u *UA) work(w *worker, sr *serverRequest) {
+	defer u.wg.Done()
+	p := &u.workers
+	for sr != nil {
+		u.run(sr)
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return
 		}
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					u.log.Error("sip ua: handler panicked", "method", req.Method, "panic", p)
-				}
-			}()
-			h.ServeSIP(w, &Request{Request: req, Source: transport.Addr{Transport: in.Transport, AddrPort: in.Remote}, ctx: ctx})
-		}()
-		if !w.answered() {
-			// A handler answers before it returns; one that did not (or
-			// panicked) gets a 500 so the peer is not left retransmitting,
-			// or a 487 when a CANCEL ended its INVITE.
-			var ce *CancelError
-			if errors.As(context.Cause(ctx), &ce) {
-				_ = w.Respond(w.NewResponse(sip.StatusRequestTerminated, ""))
+		w.since = time.Now()
+		p.idle = append(p.idle, w)
+		if !p.reaping {
+			p.reaping = true
+			if p.reaper == nil {
+				p.reaper = time.AfterFunc(p.idleFor, u.reapWorkers)
 			} else {
-				_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
+				p.reaper.Reset(p.idleFor)
 			}
 		}
+		p.mu.Unlock()
+		sr = <-w.work
+	}
+}
+
+// reapWorkers ends the workers idle for workerIdle or longer, and comes
+// back when the next one will have been.
+func (u *UA) reapWorkers() {
+	p := &u.workers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	now := time.Now()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].since) >= p.idleFor {
+		p.idle[n].work <- nil
+		n++
+	}
+	m := copy(p.idle, p.idle[n:])
+	clear(p.idle[m:])
+	p.idle = p.idle[:m]
+	if m == 0 {
+		p.reaping = false
+		return
+	}
+	p.reaper.Reset(p.idleFor - now.Sub(p.idle[0].since))
+}
+
+// closeWorkers ends the idle workers, and the others when they finish;
+// requests dispatched from now on get 503. Close calls it before it waits
+// for u.wg.
+func (u *UA) closeWorkers() {
+	p := &u.workers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, w := range p.idle {
+		w.work <- nil
+	}
+	p.idle = nil
+	if p.reaper != nil {
+		p.reaper.Stop()
+	}
+}
+
+// run serves one request: the handler, then the answer of a handler that
+// gave none.
+func (u *UA) run(sr *serverRequest) {
+	w := &sr.writer
+	if w.invite {
+		// A CANCEL for this INVITE cancels the request's context.
+		ctx, cancel := context.WithCancelCause(u.ctx)
+		sr.ctxMu.Lock()
+		sr.ctx, sr.cancel = ctx, cancel
+		sr.ctxMu.Unlock()
+		inv := w.tx.(*transaction.InviteServer)
+		u.mu.Lock()
+		u.invites[inv] = cancel
+		u.mu.Unlock()
+		defer func() {
+			u.mu.Lock()
+			delete(u.invites, inv)
+			u.mu.Unlock()
+		}()
+	}
+	defer sr.end()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				u.log.Error("sip ua: handler panicked", "method", w.req.Method, "panic", p)
+			}
+		}()
+		sr.h.ServeSIP(w, &sr.r)
 	}()
+	if !w.answered() {
+		// A handler answers before it returns; one that did not (or
+		// panicked) gets a 500 so the peer is not left retransmitting,
+		// or a 487 when a CANCEL ended its INVITE.
+		if sr.canceled() {
+			_ = w.Respond(w.NewResponse(sip.StatusRequestTerminated, ""))
+		} else {
+			_ = w.Respond(w.NewResponse(sip.StatusServerInternalError, "Handler Did Not Answer"))
+		}
+	}
 }
 
 // builtin returns the answer the UA core gives before any handler: 420 for
@@ -409,44 +603,6 @@ func (u *UA) routeResponse(res *sip.Response) bool {
 			return true
 		}
 	}
-	return false
-}
-
-// mergeKey identifies a request across the forks a proxy made of it
-// (RFC 3261 §8.2.2.2): From tag, Call-ID and CSeq.
-type mergeKey struct {
-	fromTag, callID string
-	cseq            sip.CSeq
-}
-
-// merged reports whether req, a new request outside any dialog, is a
-// second copy of one already received over another path: same From tag,
-// Call-ID and CSeq, another branch. Such a request gets 482 (§8.2.2.2).
-// Requests are remembered for 64·T1, as long as their transaction lives.
-func (u *UA) merged(req *sip.Request) bool {
-	if req.To().Tag() != "" || req.Method == sip.MethodCancel || req.Method == sip.MethodAck {
-		return false
-	}
-	v, ok := req.TopVia()
-	if !ok {
-		return false
-	}
-	k := mergeKey{req.From().Tag(), req.CallID(), req.CSeq()}
-	branch := v.Branch()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if b, seen := u.recent[k]; seen {
-		return b != branch
-	}
-	if u.recent == nil {
-		u.recent = make(map[mergeKey]string)
-	}
-	u.recent[k] = branch
-	u.sched.AfterFunc(64*u.Timers().T1, func() {
-		u.mu.Lock()
-		delete(u.recent, k)
-		u.mu.Unlock()
-	})
 	return false
 }
 

@@ -69,12 +69,12 @@ type UA struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler
 	routers  []Router
-	recent   map[mergeKey]string // branch of each recent request, for 482
 	sharedMu sync.Mutex
 	shared   map[any]any                                           // Shared
 	invites  map[*transaction.InviteServer]context.CancelCauseFunc // INVITEs being handled
 	closed   bool
-	wg       sync.WaitGroup     // running handlers
+	wg       sync.WaitGroup     // running handlers and idle handler goroutines
+	workers  workers            // the goroutines that run handlers
 	ctx      context.Context    // canceled by Close: the handlers' requests' context
 	cancel   context.CancelFunc // cancels ctx
 }
@@ -93,6 +93,7 @@ func New(cfg Config) (*UA, error) {
 	u := &UA{cfg: cfg, log: cfg.Logger, handlers: make(map[string]Handler),
 		invites: make(map[*transaction.InviteServer]context.CancelCauseFunc)}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
+	u.workers.idleFor = workerIdle
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
@@ -164,6 +165,7 @@ func (u *UA) Close(ctx context.Context) error {
 	u.closed = true
 	u.mu.Unlock()
 	u.cancel() // handlers see their request's context canceled
+	u.closeWorkers()
 	done := make(chan struct{})
 	go func() { u.wg.Wait(); close(done) }()
 	var err error
@@ -188,6 +190,16 @@ func (u *UA) localAddr(t string) (transport.Addr, bool) {
 		}
 	}
 	return transport.Addr{}, false
+}
+
+// randomTag returns 48 random bits in hex, as randomToken(6) does, without
+// allocating.
+func randomTag() [12]byte {
+	var raw [6]byte
+	_, _ = rand.Read(raw[:])
+	var tag [12]byte
+	hex.Encode(tag[:], raw[:])
+	return tag
 }
 
 func randomToken(n int) string {
