@@ -16,4 +16,14 @@
 // Every timer runs on the Layer's sched.Scheduler: no goroutine and no
 // time.Timer per transaction. With a fake clock, a test advances protocol
 // time in microseconds.
+//
+// A non-INVITE server transaction over UDP that has sent its final
+// response keeps, for Timer J, only that response's bytes, its
+// destination and its keys: retransmitted requests get the bytes again,
+// and Server.Request returns nil. The Timer J expiries wait in one FIFO
+// served by one timer (they may fire up to 10 ms late, never early). The
+// layer also indexes requests by the merged-request key of RFC 3261
+// §8.2.2.2 for each transaction's life and at least 64·T1 after its final
+// response, which Server.Merged and InviteServer.Merged report (the UA
+// answers 482).
 package transaction
